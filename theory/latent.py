@@ -1,0 +1,4 @@
+"""Placeholder: being written."""
+
+__all__: list[str] = []
+PROPOSITIONS: tuple = ()

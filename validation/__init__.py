@@ -1,0 +1,1 @@
+"""modebound.validation: trains real policies on synthetic and MuJoCo tasks and checks every bound."""
