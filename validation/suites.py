@@ -1,0 +1,77 @@
+"""Suites of experiments: the unit the CLI runs (`modebound validate --suite NAME`).
+
+A suite is a pair of functions in one module of `validation.experiments`:
+
+- ``run_suite(config: SuiteConfig) -> dict``: runs the experiments (cached and
+  resumable) and returns the JSON-ready results (see `docs/architecture.md`);
+- ``plot_suite(results: dict, out_dir: Path) -> list[Path]``: draws every figure of
+  the suite from the results alone (so `modebound plot` can redraw them).
+
+Suites are looked up lazily so that `modebound --help` does not import torch or MuJoCo.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Size = Literal["smoke", "reduced", "full"]
+
+# suite name -> (module, size the suite runs at, one line for --help)
+SUITES: dict[str, tuple[str, Size, str]] = {
+    "quick": ("validation.experiments.synthetic_suite", "reduced",
+              "synthetic tasks, every policy and bound, CPU, under 10 minutes"),
+    "full": ("validation.experiments.synthetic_suite", "full",
+             "the synthetic sweeps at full size (GPU recommended)"),
+    "robot": ("validation.experiments.robot_suite", "reduced",
+              "MuJoCo tasks and ALOHA transfer-cube, closed-loop rollouts"),
+    "paper": ("validation.experiments.paper_suite", "reduced",
+              "the paper's unit-square benchmark and metrics"),
+}
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """What every suite is run with.
+
+    Attributes:
+        out: the run's output folder (results.json, report.md, figures/ go there).
+        size: "smoke" (tests: every code path, seconds), "reduced" (CPU, minutes),
+            "full" (the complete sweep).
+        seed: the base seed; every run's seed derives from it and is reported.
+        device: "cpu", "cuda" or "auto" (cuda when available).
+        render: render videos/frames where a suite can (robot suite).
+        progress: show progress bars.
+        cache_dir: where finished runs are cached (default: ``out/../cache``).
+    """
+
+    out: Path
+    size: Size = "reduced"
+    seed: int = 0
+    device: str = "cpu"
+    render: bool = False
+    progress: bool = True
+    cache_dir: Path | None = None
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else Path(self.out).parent / "cache"
+
+
+def suite_functions(name: str) -> tuple[Callable[[SuiteConfig], dict[str, Any]],
+                                        Callable[[dict[str, Any], Path], list[Path]]]:
+    """The (run_suite, plot_suite) pair of a suite; ValueError for an unknown name."""
+    if name not in SUITES:
+        raise ValueError(f"suite must be one of {sorted(SUITES)}, got {name!r}")
+    module = importlib.import_module(SUITES[name][0])
+    return module.run_suite, module.plot_suite
+
+
+def default_size(name: str) -> Size:
+    """The size a suite runs at when the CLI is not told otherwise."""
+    if name not in SUITES:
+        raise ValueError(f"suite must be one of {sorted(SUITES)}, got {name!r}")
+    return SUITES[name][1]
