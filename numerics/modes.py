@@ -1,3 +1,378 @@
-"""Placeholder: being written."""
+"""Mode statistics: which mode each sample falls in, mode masses with exact intervals,
+and verdicts of bounds against samples.
 
-__all__: list[str] = []
+Notation (THEORY.md): modes ``M_1..M_K`` with tolerance ``rho``,
+``M_k^rho = {a : dist(a, M_k) <= rho}``; a policy's mode mass ``m_k = mu(M_k^rho)`` and
+bridge mass ``b = 1 - sum_k m_k``. A sample in no ``M_k^rho`` is a *bridge* sample
+(label ``-1``).
+
+Statistics. ``n`` independent samples give counts ``c_k ~ Binomial(n, m_k)``; each mass
+carries the exact Clopper-Pearson interval (Clopper & Pearson 1934), whose coverage is at
+least the nominal level for every ``m_k``. A bound check FAILs only when the interval
+lies entirely on the wrong side of the bound, so a true bound fails with probability at
+most ``(1 - confidence) / 2``.
+
+NumPy arrays or torch tensors are accepted; they are converted to NumPy once, at the
+public edge (`as_numpy`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+from scipy.cluster.vq import kmeans2
+from scipy.spatial import cKDTree
+
+from theory import _args
+
+__all__ = [
+    "ModeMasses", "assign_modes", "mode_masses", "modes_from_demonstrations",
+    "clopper_pearson", "BoundCheck", "check_proportion_bound", "check_interval_bound",
+]
+
+Relation = Literal["<=", ">="]
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+
+
+def as_numpy(x: Any, name: str) -> np.ndarray:
+    """A torch tensor or array-like -> float64 NumPy array (one conversion, at the edge)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):   # torch.Tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    a = _args._as_float_array(x, name)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite, got a non-finite entry")
+    return a
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def clopper_pearson(count: Any, n: Any, confidence: float = 0.95):
+    r"""Exact (Clopper-Pearson) two-sided confidence interval for a binomial proportion.
+
+    Statement: for ``c ~ Binomial(n, p)`` the interval
+
+    .. math:: [\,B^{-1}(\alpha/2;\ c,\ n-c+1),\ B^{-1}(1-\alpha/2;\ c+1,\ n-c)\,],
+              \quad \alpha = 1 - \text{confidence},
+
+    (``B^{-1}`` the Beta quantile; lower end 0 at ``c = 0``, upper end 1 at ``c = n``)
+    contains ``p`` with probability at least ``confidence`` for every ``p``.
+
+    Args:
+        count: successes ``c``, integer(s) with ``0 <= c <= n``; scalar or array.
+        n: trials ``n >= 1``; scalar or array broadcasting against ``count``.
+        confidence: the level in ``(0, 1)``.
+
+    Returns:
+        ``(low, high)`` floats for scalar input, else an array of shape
+        ``broadcast(count, n).shape + (2,)``.
+
+    Reference: Clopper & Pearson, Biometrika 1934; equals
+    ``scipy.stats.binomtest(c, n).proportion_ci(confidence, method="exact")``.
+    """
+    confidence = _args.open_probability(confidence, "confidence")
+    scalar = np.ndim(count) == 0 and np.ndim(n) == 0
+    c = as_numpy(count, "count")
+    nn = as_numpy(n, "n")
+    if np.any(nn < 1) or np.any(nn != np.round(nn)):
+        raise ValueError(f"n must be integers >= 1, got {nn.ravel()[:5].tolist()}")
+    if np.any(c != np.round(c)) or np.any(c < 0) or np.any(c > nn):
+        raise ValueError("count must be integers with 0 <= count <= n")
+    c, nn = np.broadcast_arrays(c, nn)
+    a = 1.0 - confidence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # beta.ppf is NaN at a zero shape parameter; the ends are 0 and 1 there.
+        lo = np.where(c > 0, stats.beta.ppf(a / 2, c, nn - c + 1), 0.0)
+        hi = np.where(c < nn, stats.beta.isf(a / 2, c + 1, nn - c), 1.0)
+    if scalar:
+        return float(lo), float(hi)
+    return np.stack([lo, hi], axis=-1)
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def modes_from_demonstrations(actions: Any, n_modes: int, seed: int = 0) -> np.ndarray:
+    """Mode centres from a clustering of the demonstrations (k-means, k-means++ start).
+
+    For demonstrations whose modes are not known: the ``K`` centres of ``scipy``'s
+    ``kmeans2``, sorted lexicographically so that the order does not depend on the
+    initialisation. Use them with `assign_modes` and a tolerance ``rho`` (e.g. a
+    quantile of the demonstrations' distance to their centre).
+
+    Args:
+        actions: ``[N, D]`` demonstration chunks, ``N >= n_modes``.
+        n_modes: ``K >= 1``.
+        seed: seed of the k-means++ initialisation.
+
+    Returns:
+        ``[K, D]`` float64 centres.
+    """
+    x = as_numpy(actions, "actions")
+    if x.ndim != 2:
+        raise ValueError(f"actions must have shape [N, D], got {x.shape}")
+    k = _args.integer_at_least(n_modes, "n_modes", 1, x.shape[0])
+    seed = _args.integer_at_least(seed, "seed", 0)
+    centres, labels = kmeans2(x, k, minit="++", seed=seed)
+    if np.unique(labels).size < k:
+        raise ValueError(f"k-means found fewer than n_modes={k} non-empty clusters; "
+                         "lower n_modes or check the demonstrations")
+    return centres[np.lexsort(centres.T[::-1])]
+
+
+def assign_modes(samples: Any, modes: Any, rho: float | None = None) -> np.ndarray:
+    """Label each sample with the mode it lies in (``-1``: bridge, in no mode).
+
+    A sample ``a`` is in mode ``k`` when ``dist(a, M_k) <= rho``; when it is within
+    ``rho`` of several modes (possible only if ``rho >= Delta / 2``) the nearest wins.
+
+    Args:
+        samples: ``[n, D]``, or ``[B, n, D]`` with per-observation centres.
+        modes: one of
+            - ``[K, D]`` point modes (centres);
+            - ``[B, K, D]`` point modes per observation (``samples`` ``[B, n, D]``);
+            - a list of ``K`` point sets ``[n_k, D]`` (``M_k`` = the set; distance
+              to the nearest point, by a k-d tree); needs ``rho``.
+        rho: tolerance ``>= 0``. ``None`` (point modes only): nearest centre, no
+            bridge (a Voronoi assignment).
+
+    Returns:
+        int64 labels of shape ``samples.shape[:-1]`` in ``{-1, 0, .., K-1}``.
+    """
+    x = as_numpy(samples, "samples")
+    if rho is not None:
+        rho = _args.nonnegative(rho, "rho")
+    if isinstance(modes, (list, tuple)):
+        if rho is None:
+            raise ValueError("rho is required when modes are point sets; pass rho >= 0")
+        if x.ndim != 2:
+            raise ValueError(f"samples must have shape [n, D] with point-set modes, got {x.shape}")
+        sets = [as_numpy(m, f"modes[{k}]") for k, m in enumerate(modes)]
+        for k, m in enumerate(sets):
+            if m.ndim != 2 or m.shape[1] != x.shape[1] or m.shape[0] < 1:
+                raise ValueError(f"modes[{k}] must have shape [n_k, {x.shape[1]}], got {m.shape}")
+        if len(sets) < 1:
+            raise ValueError("modes must hold at least one point set")
+        dist = np.stack([cKDTree(m).query(x)[0] for m in sets], axis=-1)
+    else:
+        c = as_numpy(modes, "modes")
+        if c.ndim == 2 and x.ndim == 2:
+            if c.shape[1] != x.shape[1]:
+                raise ValueError(f"modes must have shape [K, {x.shape[1]}], got {c.shape}")
+            dist = np.linalg.norm(x[:, None, :] - c[None, :, :], axis=-1)
+        elif c.ndim == 3 and x.ndim == 3:
+            if c.shape[0] != x.shape[0] or c.shape[2] != x.shape[2]:
+                raise ValueError(f"modes must have shape [{x.shape[0]}, K, {x.shape[2]}] for "
+                                 f"samples {x.shape}, got {c.shape}")
+            dist = np.linalg.norm(x[:, :, None, :] - c[:, None, :, :], axis=-1)
+        else:
+            raise ValueError("modes [K, D] need samples [n, D] and modes [B, K, D] need "
+                             f"samples [B, n, D]; got modes {c.shape}, samples {x.shape}")
+        if c.shape[-2] < 1:
+            raise ValueError("modes must hold at least one mode")
+    labels = np.argmin(dist, axis=-1).astype(np.int64)
+    if rho is not None:
+        labels[np.min(dist, axis=-1) > rho] = -1
+    return labels
+
+
+@dataclass(frozen=True)
+class ModeMasses:
+    """Empirical mode masses with exact intervals.
+
+    Attributes:
+        masses: ``[K]`` fractions ``c_k / n`` of samples in each mode.
+        intervals: ``[K, 2]`` Clopper-Pearson intervals of the masses.
+        counts: ``[K]`` int counts ``c_k``.
+        bridge_mass: fraction of samples in no mode.
+        bridge_interval: its Clopper-Pearson interval.
+        n: number of samples.
+        confidence: the level of each interval (each separately, not jointly).
+        labels: the labels the masses were counted from (``-1`` = bridge).
+    """
+
+    masses: np.ndarray
+    intervals: np.ndarray
+    counts: np.ndarray
+    bridge_mass: float
+    bridge_interval: tuple[float, float]
+    n: int
+    confidence: float
+    labels: np.ndarray
+
+    def mode_count(self, min_mass: float = 0.0, *, certified: bool = False) -> int:
+        """Number of modes with mass above ``min_mass``.
+
+        With ``certified=True`` a mode counts only when its interval's lower end exceeds
+        ``min_mass`` (covered at the interval's confidence, not by luck).
+        """
+        min_mass = _args.probability(min_mass, "min_mass")
+        values = self.intervals[:, 0] if certified else self.masses
+        return int(np.sum(values > min_mass))
+
+    def entropy(self) -> float:
+        r"""Entropy (nats) of the mode distribution ``m_k / sum_j m_j`` (bridge excluded).
+
+        ``H = -sum_k p_k log p_k``; ``log K`` when the modes are equally covered, ``0``
+        when one mode (or none) holds all in-mode samples.
+        """
+        total = self.counts.sum()
+        if total == 0:
+            return 0.0
+        return float(stats.entropy(self.counts / total))
+
+
+def mode_masses(labels: Any, n_modes: int, confidence: float = 0.95) -> ModeMasses:
+    """Mode and bridge masses of labelled samples, with Clopper-Pearson intervals.
+
+    The intervals are exact when the labelled samples are independent draws from one
+    distribution (e.g. ``n`` samples of the policy at one observation, or one sample per
+    independently drawn observation). Labels of any shape are pooled; for several
+    samples at each of several observations call this once per observation (the
+    per-observation bounds of Part T are statements about each ``mu_o``).
+
+    Args:
+        labels: int labels in ``{-1, 0, .., K-1}`` (from `assign_modes`), any shape.
+        n_modes: ``K >= 1``.
+        confidence: level of each interval, in ``(0, 1)``.
+    """
+    k = _args.integer_at_least(n_modes, "n_modes", 1)
+    if hasattr(labels, "detach"):
+        labels = labels.detach().cpu().numpy()
+    lab = np.asarray(labels)
+    if lab.size < 1 or not np.issubdtype(lab.dtype, np.integer):
+        raise TypeError("labels must be a non-empty integer array (from assign_modes)")
+    flat = lab.ravel()
+    if flat.min() < -1 or flat.max() >= k:
+        raise ValueError(f"labels must lie in [-1, {k - 1}] for n_modes={k}, "
+                         f"got range [{flat.min()}, {flat.max()}]")
+    n = int(flat.size)
+    counts = np.bincount(flat + 1, minlength=k + 1)
+    ci = clopper_pearson(counts, n, confidence)
+    return ModeMasses(masses=counts[1:] / n, intervals=ci[1:], counts=counts[1:],
+                      bridge_mass=float(counts[0] / n),
+                      bridge_interval=(float(ci[0, 0]), float(ci[0, 1])), n=n,
+                      confidence=float(confidence), labels=lab)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _json_float(x: float) -> float | str:
+    # Strict JSON has no inf/nan; the string round-trips through float().
+    return x if math.isfinite(x) else str(x)
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    """The verdict of one bound against measured data.
+
+    Attributes:
+        proposition: the proposition id ("T2", "L4", ...).
+        quantity: what was measured, in words.
+        estimate: the point estimate.
+        interval: its confidence (or calibration) interval ``(low, high)``.
+        bound: the theory's bound.
+        relation: ``"<="`` (the true quantity is at most ``bound``) or ``">="``.
+        n: the sample size behind the estimate.
+        confidence: the interval's level.
+        verdict: ``"FAIL"`` iff the interval lies entirely on the wrong side of the
+            bound; ``"INCONCLUSIVE"`` when the caller marked the estimate as
+            noise-dominated and it did not fail; else ``"PASS"``.
+        note: free text (method, calibration, caveats).
+    """
+
+    proposition: str
+    quantity: str
+    estimate: float
+    interval: tuple[float, float]
+    bound: float
+    relation: Relation
+    n: int
+    confidence: float
+    verdict: Verdict
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (floats; non-finite floats as the strings "inf", "-inf", "nan")."""
+        d = dataclasses.asdict(self)
+        d["estimate"] = _json_float(float(self.estimate))
+        d["bound"] = _json_float(float(self.bound))
+        d["interval"] = [_json_float(float(v)) for v in self.interval]
+        d["n"], d["confidence"] = int(self.n), float(self.confidence)
+        return d
+
+
+def _real(x: Any, name: str) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}") from exc
+    if math.isnan(v):
+        raise ValueError(f"{name} must not be NaN")
+    return v
+
+
+def check_interval_bound(estimate: float, interval: tuple[float, float], bound: float,
+                         relation: Relation, *, proposition: str, quantity: str, n: int,
+                         confidence: float, note: str = "",
+                         inconclusive: bool = False) -> BoundCheck:
+    """Verdict of a bound against an estimate that carries an interval.
+
+    ``relation="<="`` claims ``true quantity <= bound``: FAIL iff ``low > bound``.
+    ``relation=">="`` claims ``true quantity >= bound``: FAIL iff ``high < bound``.
+    Otherwise PASS, or INCONCLUSIVE when ``inconclusive`` (the caller knows the estimate
+    is noise-dominated, e.g. an empirical W1 below its split-half noise floor); a FAIL
+    stays a FAIL since the interval already excludes the bound.
+
+    Args:
+        estimate: point estimate (finite or infinite, not NaN).
+        interval: ``(low, high)`` with ``low <= high``.
+        bound: the bound (``+-inf`` allowed, not NaN).
+        relation: ``"<="`` or ``">="``.
+        proposition, quantity: labels for the report.
+        n: sample size ``>= 1``; confidence: level in ``(0, 1)``.
+    """
+    if relation not in ("<=", ">="):
+        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+    est = _real(estimate, "estimate")
+    bnd = _real(bound, "bound")
+    try:
+        lo, hi = (_real(v, "interval") for v in interval)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"interval must be a pair (low, high) of real numbers, "
+                         f"got {interval!r}") from exc
+    if lo > hi:
+        raise ValueError(f"interval must satisfy low <= high, got ({lo}, {hi})")
+    n = _args.integer_at_least(n, "n", 1)
+    confidence = _args.open_probability(confidence, "confidence")
+    fails = lo > bnd if relation == "<=" else hi < bnd
+    verdict: Verdict = "FAIL" if fails else ("INCONCLUSIVE" if inconclusive else "PASS")
+    return BoundCheck(proposition=str(proposition), quantity=str(quantity), estimate=est,
+                      interval=(lo, hi), bound=bnd, relation=relation, n=n,
+                      confidence=float(confidence), verdict=verdict, note=note)
+
+
+def check_proportion_bound(count: int, n: int, bound: float, relation: Relation = "<=", *,
+                           proposition: str, quantity: str, confidence: float = 0.99,
+                           note: str = "", inconclusive: bool = False) -> BoundCheck:
+    """Verdict of a bound on a probability against ``count`` successes in ``n`` trials.
+
+    The estimate is ``count / n`` with its Clopper-Pearson interval at ``confidence``;
+    the verdict follows `check_interval_bound` (FAIL only when the interval lies entirely
+    on the wrong side of ``bound``). A true bound therefore FAILs with probability at
+    most ``(1 - confidence) / 2``.
+
+    Args:
+        count: integer ``0 <= count <= n``; n: integer ``>= 1``.
+        bound: the bound on the probability; relation: ``"<="`` or ``">="``.
+    """
+    lo, hi = clopper_pearson(count, n, confidence)
+    return check_interval_bound(float(count) / float(n), (lo, hi), bound, relation,
+                                proposition=proposition, quantity=quantity, n=int(n),
+                                confidence=confidence, note=note, inconclusive=inconclusive)

@@ -1,0 +1,24 @@
+"""Lipschitz constants of torch maps: certified upper bounds, empirical lower bounds.
+
+Every estimate is a `LipschitzEstimate` whose ``kind`` says what it is: a certified
+``"upper"`` bound (`lipschitz_upper`: spectral product, ECLipsE-Fast, LipSDP via cvxpy,
+and the fast certified solver), an empirical ``"lower"`` bound (`lipschitz_lower`:
+Jacobian power iteration with gradient ascent, difference quotients), or ``"exact"``.
+The mathematics is in each module's docstring and in ``docs/numerics-lipschitz.md``.
+"""
+
+from numerics.lipschitz.certificate import NotCertified, certify, scalar_feasible_multipliers
+from numerics.lipschitz.compositional import eclipse_fast, spectral_product
+from numerics.lipschitz.estimate import LipschitzEstimate
+from numerics.lipschitz.fast import fast_certified
+from numerics.lipschitz.lipsdp import lipsdp
+from numerics.lipschitz.lower import jacobian_norm, lipschitz_lower
+from numerics.lipschitz.network import SlopeNetwork, activation_slopes, network_from_sequential
+from numerics.lipschitz.upper import UPPER_METHODS, lipschitz_upper
+
+__all__ = [
+    "LipschitzEstimate", "lipschitz_upper", "lipschitz_lower", "UPPER_METHODS",
+    "SlopeNetwork", "network_from_sequential", "activation_slopes", "certify",
+    "NotCertified", "scalar_feasible_multipliers", "spectral_product", "eclipse_fast",
+    "lipsdp", "fast_certified", "jacobian_norm",
+]

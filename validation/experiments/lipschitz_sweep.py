@@ -1,0 +1,135 @@
+"""Lipschitz sweep: trained action-space generators against T2-T5 as ``L`` varies.
+
+Each run trains one policy on the fork task -- a flow with spectral normalisation and
+an explicit Lipschitz scale of the velocity (``l <= scale``, so ``L <= (1 + l/N)^N``), an
+unconstrained flow, a DDIM diffusion policy with few or many steps, a CVAE decoder with
+and without weight decay -- then measures its mode masses, bridge mass and ``W_1``
+(`validation.checks.measure_transport`) at the certified upper constant (checks that
+must hold) and the empirical lower one (how close the policy comes to the bound).
+
+Resumable: each run is cached by its config hash (`validation.cache`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
+from validation.experiments import labelled, sweep, train_policy
+
+# (kind, hyper-parameters, weight decay): the sizes below pick from these.
+VARIANTS: dict[str, tuple[str, tuple, float]] = {
+    "flow-sn-0.5": ("flow", (("spectral_norm", True), ("activation", "relu"),
+                             ("lipschitz_scale", 0.5), ("n_steps", 8)), 0.0),
+    "flow-sn-1": ("flow", (("spectral_norm", True), ("activation", "relu"),
+                           ("lipschitz_scale", 1.0), ("n_steps", 8)), 0.0),
+    "flow-sn-2": ("flow", (("spectral_norm", True), ("activation", "relu"),
+                           ("lipschitz_scale", 2.0), ("n_steps", 8)), 0.0),
+    "flow-sn-4": ("flow", (("spectral_norm", True), ("activation", "relu"),
+                           ("lipschitz_scale", 4.0), ("n_steps", 8)), 0.0),
+    "flow-free": ("flow", (("n_steps", 8),), 0.0),
+    "flow-free-2step": ("flow", (("n_steps", 2),), 0.0),
+    "diffusion-ddim-2": ("diffusion", (("n_sampling_steps", 2),), 0.0),
+    "diffusion-ddim-10": ("diffusion", (("n_sampling_steps", 10),), 0.0),
+    "cvae": ("cvae", (("beta", 0.05), ("latent_dim", 2)), 0.0),
+    "cvae-wd": ("cvae", (("beta", 0.05), ("latent_dim", 2)), 1.0),
+}
+
+SIZES = {
+    "smoke": dict(variants=("flow-sn-1", "flow-free", "diffusion-ddim-2", "cvae"),
+                  hidden=(16, 16), steps=150, n_demos=512, n_obs=4, n_samples=128, seeds=(0,)),
+    "reduced": dict(variants=("flow-sn-0.5", "flow-sn-1", "flow-sn-2", "flow-sn-4", "flow-free",
+                              "diffusion-ddim-2", "diffusion-ddim-10", "cvae", "cvae-wd"),
+                    hidden=(64, 64), steps=1500, n_demos=4096, n_obs=12, n_samples=400,
+                    seeds=(0,)),
+    "full": dict(variants=tuple(VARIANTS), hidden=(128, 128), steps=5000, n_demos=16384,
+                 n_obs=32, n_samples=1000, seeds=(0, 1, 2)),
+}
+
+
+@dataclass(frozen=True)
+class LipschitzSweepConfig:
+    """The sweep: which variants (keys of `VARIANTS`), training and evaluation sizes."""
+
+    variants: tuple[str, ...] = SIZES["reduced"]["variants"]
+    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
+    hidden: tuple[int, ...] = (64, 64)
+    steps: int = 1500
+    n_demos: int = 4096
+    n_obs: int = 12
+    n_samples: int = 400
+    seeds: tuple[int, ...] = (0,)
+    device: str = "cpu"
+    progress: bool = False
+    cache_dir: Path = Path("out/cache")
+
+    @classmethod
+    def for_size(cls, size: str, seed: int = 0, **overrides) -> LipschitzSweepConfig:
+        """The sweep at "smoke", "reduced" or "full" size, seeds offset by ``seed``."""
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+        params = dict(SIZES[size])
+        params["seeds"] = tuple(seed + s for s in params["seeds"])
+        return cls(**{**params, **overrides})
+
+
+@dataclass(frozen=True)
+class LipschitzRun:
+    """One cached run: a variant at one seed (everything that changes its result)."""
+
+    variant: str
+    kind: str
+    hyper: tuple[tuple[str, object], ...]
+    weight_decay: float
+    task_params: tuple[tuple[str, object], ...]
+    hidden: tuple[int, ...]
+    steps: int
+    n_demos: int
+    n_obs: int
+    n_samples: int
+    seed: int
+    device: str
+
+
+def runs(config: LipschitzSweepConfig) -> list[LipschitzRun]:
+    """The runs of a sweep, in order."""
+    out = []
+    for name in config.variants:
+        if name not in VARIANTS:
+            raise ValueError(f"variants must be keys of VARIANTS {sorted(VARIANTS)}, got {name!r}")
+        kind, hyper, wd = VARIANTS[name]
+        for seed in config.seeds:
+            out.append(LipschitzRun(name, kind, hyper, wd, config.task_params, config.hidden,
+                                    config.steps, config.n_demos, config.n_obs,
+                                    config.n_samples, seed, config.device))
+    return out
+
+
+def run_one(r: LipschitzRun) -> dict:
+    """Train, certify, sample, measure: the JSON-ready result of one run."""
+    from validation.tasks import make_task
+
+    task = make_task("fork", **dict(r.task_params))
+    policy, log, _ = train_policy(task, r.kind, {**dict(r.hyper), "hidden": r.hidden},
+                                  steps=r.steps, n_demos=r.n_demos, seed=r.seed,
+                                  device=r.device, weight_decay=r.weight_decay)
+    obs = task.observations(r.n_obs, seed=r.seed)
+    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
+    return {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
+            "train_seconds": log.seconds, "final_loss": log.final_loss}
+
+
+def run(config: LipschitzSweepConfig) -> dict:
+    """All runs (cached) -> ``{"rows": [...], "checks": [BoundCheck dicts]}``."""
+    results = sweep("lipschitz_sweep", runs(config), run_one, config.cache_dir, config.progress)
+    rows, checks = [], []
+    for res in results:
+        r = res["run"]
+        m = TransportMeasurement.from_dict(res["measurement"])
+        label = f"{r['variant']} seed {r['seed']}"
+        rows.append({"variant": r["variant"], "seed": r["seed"], **m.summary(),
+                     "final_loss": res["final_loss"], "train_seconds": res["train_seconds"]})
+        checks += labelled(transport_checks_from(m), label)
+    return {"rows": rows, "checks": checks}

@@ -1,0 +1,241 @@
+"""The paper's mode-coverage and success metrics of rollouts (GitHub issue #6).
+
+Given rollouts ``p^(i)_{0..T-1}`` in the unit square and expert statistics from the
+demonstrations (`ExpertReference`):
+
+- mode of a rollout: ``k(i) = argmin_k (1/T) sum_t |p^(i)_t - mbar_k(t)|`` with
+  ``mbar_k`` the mean expert path of mode ``k``;
+- ``mode_coverage = #{k : some k(i) = k} / K``;
+  ``mode_entropy_ratio = H(k(.)) / log K`` (``H`` the entropy, in nats, of the empirical
+  distribution of the assignments);
+- success: no obstacle hit (each segment ``p_t p_{t+1}`` tested against each box),
+  path length ``sum_t |p_{t+1} - p_t| >= 0.5 * mean expert path length``, and the final
+  position within ``r_k = max(0.1, mean_j d_j + 5 std_j d_j)`` of the mean expert
+  endpoint ``ebar_k`` of some mode ``k`` (``d_j = |e_j - ebar_k|`` over mode-``k``
+  demonstrations);
+- ``valid_mode_coverage``, ``valid_mode_entropy_ratio``: the same over successful
+  rollouts only (0 when none succeeds);
+- ``collision_rate``, ``endpoint_reach_rate``, ``path_length_rate``, ``success_rate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from theory import _args
+
+METRICS = ("mode_coverage", "mode_entropy_ratio", "valid_mode_coverage",
+           "valid_mode_entropy_ratio", "success_rate", "collision_rate",
+           "endpoint_reach_rate", "path_length_rate")
+
+
+@dataclass(frozen=True)
+class ExpertReference:
+    """What the metrics need from the demonstrations.
+
+    Attributes:
+        mean_paths: ``[K, T, 2]`` mean expert path per mode.
+        endpoint_centres: ``[K, 2]`` mean final position per mode.
+        endpoint_radii: ``[K]`` ``max(min_radius, mean + 5 std)`` of the endpoint distances.
+        mean_path_length: mean length of the expert paths.
+        obstacles: ``[M, 4]`` boxes ``(x_min, y_min, x_max, y_max)``.
+    """
+
+    mean_paths: np.ndarray
+    endpoint_centres: np.ndarray
+    endpoint_radii: np.ndarray
+    mean_path_length: float
+    obstacles: np.ndarray
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.mean_paths.shape[0])
+
+
+def expert_reference(paths, modes, n_modes: int, obstacles=None, *, min_radius: float = 0.1,
+                     spread_stds: float = 5.0) -> ExpertReference:
+    """`ExpertReference` from expert episodes ``paths`` ``[N, T, 2]`` with mode labels ``[N]``.
+
+    Every mode needs at least two demonstrations (for the endpoint spread).
+    """
+    paths = _paths(paths, "paths")
+    modes = np.asarray(modes)
+    n_modes = _args.integer_at_least(n_modes, "n_modes", 2)
+    if modes.shape != (paths.shape[0],) or not np.issubdtype(modes.dtype, np.integer):
+        raise ValueError(f"modes must be an integer array of shape [{paths.shape[0]}], "
+                         f"got {modes.dtype} {modes.shape}")
+    counts = np.bincount(modes, minlength=n_modes)
+    if modes.min() < 0 or modes.max() >= n_modes or counts.min() < 2:
+        raise ValueError(f"modes must take values in [0, {n_modes - 1}] with at least 2 "
+                         f"demonstrations each, got counts {counts.tolist()}")
+    mean_paths = np.stack([paths[modes == k].mean(axis=0) for k in range(n_modes)])
+    ends = paths[:, -1]
+    centres = mean_paths[:, -1]
+    radii = np.empty(n_modes)
+    for k in range(n_modes):
+        d = np.linalg.norm(ends[modes == k] - centres[k], axis=1)
+        radii[k] = max(min_radius, d.mean() + spread_stds * d.std())
+    return ExpertReference(mean_paths=mean_paths, endpoint_centres=centres,
+                           endpoint_radii=radii,
+                           mean_path_length=float(path_lengths(paths).mean()),
+                           obstacles=_boxes(obstacles))
+
+
+def assign_modes(paths, mean_paths) -> np.ndarray:
+    """``[N]`` index of the mean path nearest in mean-over-time Euclidean distance."""
+    paths = _paths(paths, "paths")
+    mean_paths = _paths(mean_paths, "mean_paths")
+    if mean_paths.shape[1:] != paths.shape[1:]:
+        raise ValueError(f"mean_paths must have shape [K, {paths.shape[1]}, 2], "
+                         f"got {mean_paths.shape}")
+    d = np.linalg.norm(paths[:, None] - mean_paths[None], axis=-1).mean(axis=-1)
+    return d.argmin(axis=1)
+
+
+def mode_coverage(labels, n_modes: int) -> float:
+    """Fraction of the ``K`` modes hit by at least one rollout (0 for no rollouts)."""
+    labels = _labels(labels, n_modes)
+    return float(np.unique(labels).size / n_modes)
+
+
+def mode_entropy_ratio(labels, n_modes: int) -> float:
+    """``H(labels) / log K`` in ``[0, 1]`` (1: every mode equally often; 0 for no rollouts)."""
+    labels = _labels(labels, n_modes)
+    if labels.size == 0:
+        return 0.0
+    freq = np.bincount(labels, minlength=n_modes) / labels.size
+    return float(stats.entropy(freq) / np.log(n_modes))
+
+
+def path_lengths(paths) -> np.ndarray:
+    """``[N]`` ``sum_t |p_{t+1} - p_t|``."""
+    paths = _paths(paths, "paths")
+    return np.linalg.norm(np.diff(paths, axis=1), axis=-1).sum(axis=1)
+
+
+def collisions(paths, obstacles) -> np.ndarray:
+    """``[N]`` bool: some segment ``p_t p_{t+1}`` meets some closed box.
+
+    Segment-box intersection by slab clipping (Liang-Barsky), so a step that jumps over
+    a box counts as a hit; written here because no installed library offers a
+    vectorised segment-box test.
+    """
+    paths = _paths(paths, "paths")
+    boxes = _boxes(obstacles)
+    if boxes.shape[0] == 0:
+        return np.zeros(paths.shape[0], dtype=bool)
+    p0 = paths[:, :-1, None, :]                              # [N, T-1, 1, 2]
+    d = np.diff(paths, axis=1)[:, :, None, :]
+    lo, hi = boxes[None, None, :, :2], boxes[None, None, :, 2:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ta, tb = (lo - p0) / d, (hi - p0) / d
+    moving = d != 0
+    inside = (p0 >= lo) & (p0 <= hi)
+    enter = np.where(moving, np.minimum(ta, tb), np.where(inside, -np.inf, np.inf))
+    leave = np.where(moving, np.maximum(ta, tb), np.where(inside, np.inf, -np.inf))
+    t_in = np.maximum(enter.max(axis=-1), 0.0)
+    t_out = np.minimum(leave.min(axis=-1), 1.0)
+    return (t_in <= t_out).any(axis=(1, 2))
+
+
+def endpoint_reached(paths, reference: ExpertReference) -> np.ndarray:
+    """``[N]`` bool: ``|p_{T-1} - ebar_k| <= r_k`` for some mode ``k``."""
+    ends = _paths(paths, "paths")[:, -1]
+    d = np.linalg.norm(ends[:, None] - reference.endpoint_centres[None], axis=-1)
+    return (d <= reference.endpoint_radii[None]).any(axis=1)
+
+
+@dataclass(frozen=True)
+class RolloutMetrics:
+    """The paper's metrics of one set of rollouts (`rollout_metrics`), plus the raw flags."""
+
+    mode_coverage: float
+    mode_entropy_ratio: float
+    valid_mode_coverage: float
+    valid_mode_entropy_ratio: float
+    success_rate: float
+    collision_rate: float
+    endpoint_reach_rate: float
+    path_length_rate: float
+    n: int
+    labels: tuple[int, ...]
+    success: tuple[bool, ...]
+
+    def values(self) -> dict[str, float]:
+        """``{metric: value}`` for the names in `METRICS`."""
+        return {m: getattr(self, m) for m in METRICS}
+
+
+def rollout_metrics(paths, reference: ExpertReference) -> RolloutMetrics:
+    """The paper's metrics of rollouts ``paths`` ``[N, T, 2]`` against ``reference``."""
+    paths = _paths(paths, "paths")
+    if paths.shape[0] == 0:
+        raise ValueError("paths must hold at least one rollout")
+    K = reference.n_modes
+    labels = assign_modes(paths, reference.mean_paths)
+    hit = collisions(paths, reference.obstacles)
+    long_enough = path_lengths(paths) >= 0.5 * reference.mean_path_length
+    reached = endpoint_reached(paths, reference)
+    success = ~hit & long_enough & reached
+    return RolloutMetrics(
+        mode_coverage=mode_coverage(labels, K),
+        mode_entropy_ratio=mode_entropy_ratio(labels, K),
+        valid_mode_coverage=mode_coverage(labels[success], K),
+        valid_mode_entropy_ratio=mode_entropy_ratio(labels[success], K),
+        success_rate=float(success.mean()), collision_rate=float(hit.mean()),
+        endpoint_reach_rate=float(reached.mean()), path_length_rate=float(long_enough.mean()),
+        n=int(paths.shape[0]), labels=tuple(int(v) for v in labels),
+        success=tuple(bool(v) for v in success))
+
+
+def seed_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of a metric over training seeds: Student-t interval.
+
+    One seed gives ``(v, nan, nan)``: no interval without replication.
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D sequence, got shape {v.shape}")
+    confidence = _args.open_probability(confidence, "confidence")
+    mean = float(v.mean())
+    if v.size == 1:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+def _paths(x, name: str) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    if a.ndim != 3 or a.shape[2] != 2 or a.shape[1] < 2:
+        raise ValueError(f"{name} must have shape [N, T, 2] with T >= 2, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return a
+
+
+def _boxes(obstacles) -> np.ndarray:
+    b = np.zeros((0, 4)) if obstacles is None else np.asarray(obstacles, dtype=float)
+    if b.size == 0:
+        return np.zeros((0, 4))
+    if b.ndim != 2 or b.shape[1] != 4 or not np.all(b[:, :2] <= b[:, 2:]):
+        raise ValueError("obstacles must have shape [M, 4] with rows (x_min, y_min, x_max, "
+                         f"y_max), x_min <= x_max and y_min <= y_max; got shape {b.shape}")
+    return b
+
+
+def _labels(labels, n_modes: int) -> np.ndarray:
+    n_modes = _args.integer_at_least(n_modes, "n_modes", 2)
+    a = np.asarray(labels)
+    if a.size == 0:
+        return a.astype(np.int64).reshape(0)
+    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= n_modes:
+        raise ValueError(f"labels must be a 1-D integer array with values in [0, {n_modes - 1}]")
+    return a
+
+
+__all__ = ["METRICS", "ExpertReference", "RolloutMetrics", "assign_modes", "collisions",
+           "endpoint_reached", "expert_reference", "mode_coverage", "mode_entropy_ratio",
+           "path_lengths", "rollout_metrics", "seed_interval"]

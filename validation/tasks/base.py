@@ -1,0 +1,166 @@
+"""The task interface: a conditional demonstrator whose modes are known exactly.
+
+A task maps an observation ``o`` to ``K`` point modes ``c_1(o) .. c_K(o)`` in chunk
+space ``R^D`` (``D = horizon * action_dim``, flattened time-major) with weights
+``w_k``. The demonstrator draws a mode ``k ~ w`` and returns ``c_k(o) + xi`` where the
+noise ``xi`` is Gaussian, radially clipped to norm ``<= noise_radius <= rho``: every
+demonstration lies in ``M_k^rho = {a : |a - c_k(o)| <= rho}`` (THEORY.md, Notation).
+Because the modes are known, mode masses, bridge mass and distances to the
+demonstrator are exact functions of policy samples (`Task.mode_labels`).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory import _args
+
+
+@dataclass(frozen=True)
+class Demonstrations:
+    """A demonstration set.
+
+    Attributes:
+        obs: ``[N, obs_dim]`` float32 observations.
+        actions: ``[N, chunk_dim]`` float32 action chunks, ``chunk_dim = horizon *
+            action_dim``, flattened time-major (step 0's action first).
+        modes: ``[N]`` int, the demonstrator's mode index of each chunk.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    modes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
+
+
+class Task(abc.ABC):
+    """A synthetic multimodal task with known point modes.
+
+    Subclasses set ``name, obs_dim, action_dim, horizon, n_modes, weights, rho,
+    noise`` and implement `_sample_obs` and `mode_centres`.
+    """
+
+    name: str
+    obs_dim: int
+    action_dim: int
+    horizon: int
+    n_modes: int
+    weights: np.ndarray
+    rho: float
+    noise: float  # per-element std of the demonstration noise (before radial clipping)
+
+    @property
+    def chunk_dim(self) -> int:
+        return self.horizon * self.action_dim
+
+    @property
+    def noise_radius(self) -> float:
+        """Demonstration noise is radially clipped to this norm (``<= rho``)."""
+        return self.rho
+
+    @abc.abstractmethod
+    def _sample_obs(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``[n, obs_dim]`` float64 observations."""
+
+    @abc.abstractmethod
+    def mode_centres(self, obs: np.ndarray) -> np.ndarray:
+        """``[B, K, chunk_dim]`` the noise-free expert chunk of each mode."""
+
+    def observations(self, n: int, seed: int) -> np.ndarray:
+        """``[n, obs_dim]`` float32 evaluation observations, deterministic in ``seed``.
+
+        Evaluation observations use a stream independent of `demonstrations` at the
+        same seed (a distinct spawn key), so train and test sets never coincide.
+        """
+        n = _args.integer_at_least(n, "n", 1)
+        rng = np.random.default_rng([_seed(seed), 1])
+        return self._sample_obs(n, rng).astype(np.float32)
+
+    def demonstrations(self, n: int, seed: int) -> Demonstrations:
+        """``n`` demonstrations ``(o, c_k(o) + xi, k)``, ``k ~ weights``; deterministic in seed."""
+        n = _args.integer_at_least(n, "n", 1)
+        rng = np.random.default_rng([_seed(seed), 0])
+        obs = self._sample_obs(n, rng)
+        modes = rng.choice(self.n_modes, size=n, p=self.weights)
+        centres = self.mode_centres(obs)[np.arange(n), modes]
+        xi = rng.normal(scale=self.noise, size=centres.shape)
+        norm = np.linalg.norm(xi, axis=1, keepdims=True)
+        # Radial clipping keeps every demonstration inside M_k^rho, so "demonstrations
+        # lie in their modes" holds surely, not just with high probability; the 1e-5
+        # margin absorbs the float32 rounding of the returned chunks.
+        radius = self.noise_radius * (1 - 1e-5)
+        xi *= np.minimum(1.0, radius / np.maximum(norm, 1e-300))
+        return Demonstrations(obs=obs.astype(np.float32),
+                              actions=(centres + xi).astype(np.float32),
+                              modes=modes.astype(np.int64))
+
+    def pairwise_separation(self, obs: np.ndarray) -> np.ndarray:
+        """``[B, K, K]`` distances ``Delta_ij(o) = |c_i(o) - c_j(o)|`` (zero diagonal)."""
+        c = self.mode_centres(self._check_obs(obs))
+        return np.linalg.norm(c[:, :, None, :] - c[:, None, :, :], axis=-1)
+
+    def separation(self, obs: np.ndarray) -> np.ndarray:
+        """``[B]`` the minimum pairwise distance ``Delta(o) = min_{i != j} Delta_ij(o)``."""
+        d = self.pairwise_separation(obs)
+        d[:, np.arange(self.n_modes), np.arange(self.n_modes)] = np.inf
+        return d.min(axis=(1, 2))
+
+    def mode_distances(self, obs: np.ndarray, chunks: np.ndarray) -> np.ndarray:
+        """``[B, n, K]`` distance of each chunk to each mode centre.
+
+        Args:
+            obs: ``[B, obs_dim]``.
+            chunks: ``[B, n, chunk_dim]`` (e.g. `Policy.sample` output) or ``[B, chunk_dim]``.
+        """
+        obs = self._check_obs(obs)
+        chunks = np.asarray(chunks, dtype=np.float64)
+        if chunks.ndim == 2:
+            chunks = chunks[:, None, :]
+        if chunks.ndim != 3 or chunks.shape[0] != obs.shape[0] or chunks.shape[2] != self.chunk_dim:
+            raise ValueError(
+                f"chunks must have shape [B, n, {self.chunk_dim}] with B = {obs.shape[0]}, "
+                f"got {chunks.shape}")
+        c = self.mode_centres(obs)
+        return np.linalg.norm(chunks[:, :, None, :] - c[:, None, :, :], axis=-1)
+
+    def mode_labels(self, obs: np.ndarray, chunks: np.ndarray, rho: float | None = None
+                    ) -> np.ndarray:
+        """``[B, n]`` int: the mode ``k`` with ``|a - c_k(o)| <= rho``, or ``-1`` (bridge).
+
+        The balls are disjoint when ``rho < Delta(o) / 2``, so the label is unique.
+        """
+        rho = self.rho if rho is None else _args.nonnegative(rho, "rho")
+        d = self.mode_distances(obs, chunks)
+        k = d.argmin(axis=-1)
+        return np.where(d.min(axis=-1) <= rho, k, -1)
+
+    def _check_obs(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"obs must have shape [B, {self.obs_dim}], got {obs.shape}")
+        return obs
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, horizon={self.horizon}, "
+                f"action_dim={self.action_dim}, n_modes={self.n_modes}, "
+                f"weights={np.round(self.weights, 4).tolist()}, rho={self.rho:.4g})")
+
+
+def _seed(seed: int) -> int:
+    return _args.integer_at_least(seed, "seed", 0)
+
+
+def check_rho_noise(rho: float, noise: float, min_separation: float) -> tuple[float, float]:
+    """Validate ``0 < rho < min_separation / 2`` (disjoint balls) and ``noise >= 0``."""
+    rho = _args.positive(rho, "rho")
+    noise = _args.nonnegative(noise, "noise")
+    if not rho < min_separation / 2:
+        raise ValueError(
+            f"rho must be below half the mode separation ({min_separation / 2:.6g}) so that "
+            f"the tolerance balls are disjoint, got {rho!r}")
+    return rho, noise

@@ -1,0 +1,344 @@
+"""The paper's unit-square navigation benchmark: circle, conditional circle, sequential
+decision, radial (GitHub issue #6; Rodriguez et al., arXiv 2605.22493, synthetic tasks).
+
+A point moves in the unit square for ``T = 60`` steps. Mode ``k`` has a noise-free mean
+path ``m_k(0..T-1)`` (`PaperTask.mean_paths`); a demonstration draws ``k ~ w``, adds
+Gaussian path noise ``n_t`` and records the position deltas
+``a_t = p_{t+1} - p_t`` (``a_{T-1} = 0``). The observation is the current position
+(plus a one-hot context for ``conditional_circle``), the action chunk is the next ``H``
+deltas flattened time-major (``H = T`` by default: one chunk is the whole episode,
+observation horizon 1).
+
+Geometry (`mean_paths`, `obstacles`):
+
+- ``circle``: circles of radius 0.2 centred at (0.5, 0.3) and (0.5, 0.7), tangent at the
+  start (0.5, 0.5); one clockwise loop ``m_k(t) = c_k + r (cos th, sin th)`` with
+  ``th = th_k - 2 pi t / (T - 1)`` (``th = -pi/2`` for the upper, ``+pi/2`` for the lower).
+- ``conditional_circle``: the same two loops; the observation carries ``onehot(k)``, so
+  the demonstrator is unimodal given the observation (the control task).
+- ``sequential_decision``: from (0.5, 0.1) straight up at constant speed to y = 0.9;
+  at y = 0.4 the path shifts laterally by ``+-0.25`` and at y = 0.7 by a further
+  ``+-0.15`` (each shift a smoothstep over 0.1 in y): modes LL, LR, RL, RR.
+- ``radial``: ``K`` rays ``m_k(t) = (0.5, 0.5) + 0.4 t/(T-1) u_k``, ``u_k`` at angle
+  ``2 pi k / K``; an axis-aligned square obstacle of half-size
+  ``h = (0.2 sin(pi/K) - 3 sigma) / sqrt(2)`` centred between neighbouring rays at
+  distance 0.2 from the centre. Its circumradius ``sqrt(2) h`` is ``3 sigma`` less than
+  the distance ``0.2 sin(pi/K)`` from its centre to either ray, so no mean path comes
+  within ``3 sigma`` of an obstacle. The mean action over modes is zero: regression
+  fails by construction.
+
+Path noise (our reading, see docs/paper-benchmark.md). Each coordinate of ``n_t`` is a
+stationary Gaussian process with standard deviation ``sigma`` (the paper's value) and
+squared-exponential correlation ``exp(-(s - t)^2 / (2 l^2))``, ``l = noise_length_scale``
+steps (default 10; ``l = 0`` is white noise). White position noise makes the deltas
+noisier than the motion itself (radial: per-step motion 0.0068, delta noise
+``sqrt(2) 0.006``), and then the modes are not separated in chunk space at all
+(radial ``K = 8``: chunk separation 0.040 against a noise norm of about 0.09), so Part T
+would have nothing to measure. As in every task of the package the chunk noise is
+radially clipped at ``rho`` (by scaling the whole path noise), so every demonstration
+lies in its mode's ``rho``-ball; with the default length scale the clip is rarely active.
+
+Chunks shorter than the episode (``horizon < T``): a demonstration is the window of a
+uniformly drawn start step ``t0 in [0, T - H]``; the mode centres at an observation are
+the windows of each mode's mean deltas at the step of its mean path nearest to the
+observed position (earliest on ties, searched over ``[0, T - H]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+from theory import _args
+from validation.tasks.base import Demonstrations, Task, check_rho_noise
+
+EPISODE_LENGTH = 60
+START = np.array([0.5, 0.5])
+
+
+class PaperTask(Task):
+    """A unit-square navigation task of the paper (see the module docstring).
+
+    Subclasses set ``name, n_modes`` and implement `mean_paths`; `obstacles` defaults
+    to none.
+
+    Args (common):
+        horizon: prediction horizon ``H`` in ``[1, 60]`` (chunk = next ``H`` deltas).
+        mode_weights: mode probabilities (default balanced).
+        noise: path-noise standard deviation ``sigma`` (default: the paper's).
+        noise_length_scale: correlation length of the path noise in steps (``>= 0``).
+        rho: mode tolerance in chunk space, default ``0.45 Delta`` with ``Delta`` the
+            smallest chunk separation at the start; must be ``< Delta / 2``. (If the
+            modes coincide at the start, as for ``sequential_decision`` with short
+            chunks, the default is 3 times the rms norm of the chunk noise.)
+    """
+
+    action_dim = 2
+    episode_length = EPISODE_LENGTH
+    context_dim = 0
+    default_noise: float
+
+    def __init__(self, horizon: int = EPISODE_LENGTH, mode_weights=None,
+                 noise: float | None = None, noise_length_scale: float = 10.0,
+                 rho: float | None = None):
+        T = self.episode_length
+        self.horizon = _args.integer_at_least(horizon, "horizon", 1, T)
+        self.obs_dim = 2 + self.context_dim
+        K = self.n_modes
+        self.weights = (np.full(K, 1.0 / K) if mode_weights is None
+                        else _args.weight_vector(mode_weights, "mode_weights"))
+        if self.weights.size != K:
+            raise ValueError(f"mode_weights must have {K} entries for {self.name}, "
+                             f"got {self.weights.size}")
+        self.noise_length_scale = _args.nonnegative(noise_length_scale, "noise_length_scale")
+        noise = self.default_noise if noise is None else noise
+        paths = self.mean_paths()
+        self._paths = paths
+        self._deltas = deltas(paths)                                  # [K, T, 2]
+        start_obs = np.concatenate([paths[:, 0], np.eye(K)[:, :self.context_dim]], axis=1)
+        delta = float(self.separation(start_obs).min())
+        if delta > 0:
+            self.rho, self.noise = check_rho_noise(0.45 * delta if rho is None else rho,
+                                                   noise, delta)
+        else:
+            # The modes coincide at the start (windows before a fork): unimodal there, so no
+            # separation constrains rho; default 3x the rms norm of the chunk noise.
+            self.noise = _args.nonnegative(noise, "noise")
+            corr = (0.0 if self.noise_length_scale == 0
+                    else np.exp(-1 / (2 * self.noise_length_scale ** 2)))
+            rms = self.noise * np.sqrt(4 * self.horizon * (1 - corr))
+            self.rho = _args.positive(3 * rms if rho is None else rho, "rho")
+        self._noise_factor = _noise_factor(T, self.noise_length_scale)
+
+    # ------------------------------------------------------------------ geometry
+
+    def mean_paths(self) -> np.ndarray:
+        """``[K, T, 2]`` the noise-free expert path of each mode."""
+        raise NotImplementedError
+
+    def obstacles(self) -> np.ndarray:
+        """``[M, 4]`` axis-aligned boxes ``(x_min, y_min, x_max, y_max)`` (none by default)."""
+        return np.zeros((0, 4))
+
+    def mean_deltas(self) -> np.ndarray:
+        """``[K, T, 2]`` the mean paths' position deltas (last one 0)."""
+        return self._deltas.copy()
+
+    # ------------------------------------------------------------------ Task interface
+
+    def _sample_obs(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        modes = rng.choice(self.n_modes, size=n, p=self.weights)
+        pos = self._paths[modes, 0] + rng.normal(scale=self.noise, size=(n, 2))
+        return np.concatenate([pos, self._context(modes)], axis=1)
+
+    def _context(self, modes: np.ndarray) -> np.ndarray:
+        return np.eye(self.n_modes)[modes][:, :self.context_dim]
+
+    def _phases(self, pos: np.ndarray) -> np.ndarray:
+        """``[B, K]`` step of each mode's mean path nearest to ``pos`` within ``[0, T - H]``."""
+        if self.horizon == self.episode_length:
+            return np.zeros((pos.shape[0], self.n_modes), dtype=np.int64)
+        window = self._paths[:, :self.episode_length - self.horizon + 1]  # [K, S, 2]
+        d = np.linalg.norm(pos[:, None, None, :] - window[None], axis=-1)
+        return d.argmin(axis=-1)
+
+    def mode_centres(self, obs: np.ndarray) -> np.ndarray:
+        obs = self._check_obs(obs)
+        phase = self._phases(obs[:, :2])                                 # [B, K]
+        steps = phase[..., None] + np.arange(self.horizon)                # [B, K, H]
+        c = self._deltas[np.arange(self.n_modes)[None, :, None], steps]   # [B, K, H, 2]
+        return c.reshape(obs.shape[0], self.n_modes, self.chunk_dim)
+
+    def demonstration_paths(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``([n, T, 2] positions, [n] modes)`` of the full noisy expert episodes.
+
+        These are the episodes `demonstrations` cuts its chunks from (same seed, same
+        draws), for the metrics' expert statistics.
+        """
+        paths, modes, _ = self._draw(_args.integer_at_least(n, "n", 1), seed)
+        return paths, modes
+
+    def demonstrations(self, n: int, seed: int) -> Demonstrations:
+        n = _args.integer_at_least(n, "n", 1)
+        paths, modes, t0 = self._draw(n, seed)
+        d = deltas(paths)
+        window = t0[:, None] + np.arange(self.horizon)
+        chunks = d[np.arange(n)[:, None], window].reshape(n, self.chunk_dim)
+        obs = np.concatenate([paths[np.arange(n), t0], self._context(modes)], axis=1)
+        return Demonstrations(obs=obs.astype(np.float32), actions=chunks.astype(np.float32),
+                              modes=modes.astype(np.int64))
+
+    def _draw(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        T = self.episode_length
+        rng = np.random.default_rng([_args.integer_at_least(seed, "seed", 0), 0])
+        modes = rng.choice(self.n_modes, size=n, p=self.weights)
+        t0 = rng.integers(0, T - self.horizon + 1, size=n)
+        noise = self.noise * np.einsum("st,nti->nsi", self._noise_factor,
+                                       rng.standard_normal((n, T, 2)))
+        # Clip the chunk part of the noise radially at rho (THEORY notation: every
+        # demonstration in M_k^rho) by scaling the whole path noise, so the path stays a
+        # Gaussian-process path up to one scalar; 1e-5 absorbs float32 rounding.
+        window = t0[:, None] + np.arange(self.horizon)
+        chunk_noise = deltas(noise)[np.arange(n)[:, None], window].reshape(n, -1)
+        norm = np.linalg.norm(chunk_noise, axis=1)
+        scale = np.minimum(1.0, self.rho * (1 - 1e-5) / np.maximum(norm, 1e-300))
+        paths = self._paths[modes] + scale[:, None, None] * noise
+        return paths, modes, t0
+
+    def observation_at(self, pos: np.ndarray, start_obs: np.ndarray) -> np.ndarray:
+        """``[B, obs_dim]`` observation at positions ``pos`` ``[B, 2]`` of an episode that
+        started at ``start_obs`` (the context, if any, stays)."""
+        return np.concatenate([pos, start_obs[:, 2:]], axis=1)
+
+
+class Circle(PaperTask):
+    """Two tangent circles, one clockwise loop around either (the paper's ``circle``)."""
+
+    name = "circle"
+    n_modes = 2
+    default_noise = 0.008
+    centres = np.array([[0.5, 0.7], [0.5, 0.3]])
+    radius = 0.2
+
+    def mean_paths(self) -> np.ndarray:
+        T = self.episode_length
+        start_angle = np.array([-np.pi / 2, np.pi / 2])
+        th = start_angle[:, None] - 2 * np.pi * np.arange(T)[None, :] / (T - 1)
+        return self.centres[:, None, :] + self.radius * np.stack([np.cos(th), np.sin(th)], -1)
+
+
+class ConditionalCircle(Circle):
+    """`Circle` with a one-hot context ``(upper, lower)`` in the observation."""
+
+    name = "conditional_circle"
+    context_dim = 2
+
+
+class SequentialDecision(PaperTask):
+    """Two successive forks, at y = 0.4 (``+-0.25``) and y = 0.7 (``+-0.15``): LL, LR, RL, RR."""
+
+    name = "sequential_decision"
+    n_modes = 4
+    default_noise = 0.012
+    start = np.array([0.5, 0.1])
+    end_y = 0.9
+    forks = ((0.4, 0.25), (0.7, 0.15))   # (y of the fork, lateral offset)
+    transition = 0.1                     # the offset is a smoothstep over this rise in y
+
+    def mean_paths(self) -> np.ndarray:
+        T = self.episode_length
+        y = self.start[1] + (self.end_y - self.start[1]) * np.arange(T) / (T - 1)
+        signs = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=float)  # LL LR RL RR
+        x = np.full((self.n_modes, T), self.start[0])
+        for j, (y_fork, offset) in enumerate(self.forks):
+            u = np.clip((y - y_fork) / self.transition, 0.0, 1.0)
+            x = x + signs[:, j:j + 1] * offset * (3 * u ** 2 - 2 * u ** 3)[None]
+        return np.stack([x, np.broadcast_to(y, x.shape)], axis=-1)
+
+
+class Radial(PaperTask):
+    """``K`` straight rays of length 0.4 from the centre, square obstacles between them."""
+
+    name = "radial"
+    default_noise = 0.006
+    length = 0.4
+
+    def __init__(self, n_rays: int = 8, **params):
+        self.n_modes = _args.integer_at_least(n_rays, "n_rays", 2)
+        noise = params.get("noise")
+        sigma = self.default_noise if noise is None else noise
+        if not 0.2 * np.sin(np.pi / self.n_modes) - 3 * sigma > 0:
+            raise ValueError(f"noise must be below 0.2 sin(pi/K) / 3 = "
+                             f"{0.2 * np.sin(np.pi / self.n_modes) / 3:.4g} so that the "
+                             f"obstacles of the {self.n_modes}-ray task exist, got {sigma!r}")
+        super().__init__(**params)
+
+    @property
+    def obstacle_half_size(self) -> float:
+        """``h = (0.2 sin(pi/K) - 3 sigma) / sqrt(2)``."""
+        return float((0.2 * np.sin(np.pi / self.n_modes) - 3 * self.noise) / np.sqrt(2))
+
+    def ray_angles(self) -> np.ndarray:
+        return 2 * np.pi * np.arange(self.n_modes) / self.n_modes
+
+    def mean_paths(self) -> np.ndarray:
+        T = self.episode_length
+        u = np.stack([np.cos(self.ray_angles()), np.sin(self.ray_angles())], -1)
+        r = self.length * np.arange(T) / (T - 1)
+        return START + r[None, :, None] * u[:, None, :]
+
+    def obstacles(self) -> np.ndarray:
+        phi = self.ray_angles() + np.pi / self.n_modes
+        centre = START + 0.5 * self.length * np.stack([np.cos(phi), np.sin(phi)], -1)
+        h = self.obstacle_half_size
+        return np.concatenate([centre - h, centre + h], axis=1)
+
+
+def rollout(task: PaperTask, policy, start_obs: np.ndarray, *, aggregation: float | None = None,
+            generator=None) -> np.ndarray:
+    """``[B, T, 2]`` positions of one closed-loop episode per start observation.
+
+    The point moves by the policy's actions, ``p_{t+1} = p_t + a_t``, for ``T - 1`` steps.
+    ``aggregation=None``: the policy is queried at ``p_0, p_H, p_{2H}, ..`` and each
+    predicted chunk is executed open loop. ``aggregation=m``: the policy is queried at
+    every step and the action at step ``t`` is the average of every chunk predicted at
+    ``s <= t < s + H``, weighted ``exp(-m i)`` with ``i = 0`` the oldest prediction
+    (ACT's temporal ensembling, Zhao et al. 2023; the paper uses ``m = 0.01``).
+
+    Args:
+        task: a `PaperTask`. policy: anything with ``sample(obs [B, obs_dim], n,
+            generator) -> [B, n, chunk_dim]`` (torch or NumPy out).
+        start_obs: ``[B, obs_dim]`` (e.g. ``task.observations(B, seed)``).
+        aggregation: ``None`` or the ensembling rate ``m >= 0``.
+        generator: the torch generator passed to ``policy.sample`` (seeds the rollouts).
+    """
+    start_obs = task._check_obs(start_obs)
+    if aggregation is not None:
+        aggregation = _args.nonnegative(aggregation, "aggregation")
+    T, H, B = task.episode_length, task.horizon, start_obs.shape[0]
+    pos = np.zeros((B, T, 2))
+    pos[:, 0] = start_obs[:, :2]
+    every = 1 if aggregation is not None else H
+    chunks: dict[int, np.ndarray] = {}                     # query step -> [B, H, 2]
+    for t in range(T - 1):
+        if t % every == 0:
+            obs = task.observation_at(pos[:, t], start_obs).astype(np.float32)
+            out = policy.sample(obs, 1, generator=generator)
+            out = out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
+            chunks[t] = out[:, 0].astype(np.float64).reshape(B, H, 2)
+        if aggregation is None:
+            action = chunks[t - t % H][:, t % H]
+        else:
+            live = [s for s in sorted(chunks) if s <= t < s + H]
+            w = np.exp(-aggregation * np.arange(len(live)))
+            action = sum(wi * chunks[s][:, t - s] for wi, s in zip(w, live, strict=True))
+            action = action / w.sum()
+        pos[:, t + 1] = pos[:, t] + action
+    return pos
+
+
+def deltas(paths: np.ndarray) -> np.ndarray:
+    """``[..., T, 2]`` position deltas ``a_t = p_{t+1} - p_t`` with ``a_{T-1} = 0``."""
+    d = np.zeros_like(paths)
+    d[..., :-1, :] = np.diff(paths, axis=-2)
+    return d
+
+
+def _noise_factor(T: int, length_scale: float) -> np.ndarray:
+    """``[T, T]`` ``F`` with ``F F^T = C``, ``C_st = exp(-(s - t)^2 / (2 l^2))``.
+
+    The squared-exponential Gram matrix is numerically singular for long length scales,
+    so a symmetric square root from the eigendecomposition (negative round-off
+    eigenvalues set to 0) replaces the Cholesky factor; the marginal variance stays 1
+    up to round-off.
+    """
+    if length_scale == 0:
+        return np.eye(T)
+    s = np.arange(T)
+    cov = np.exp(-((s[:, None] - s[None, :]) ** 2) / (2 * length_scale ** 2))
+    vals, vecs = linalg.eigh(cov)
+    return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+
+
+__all__ = ["EPISODE_LENGTH", "Circle", "ConditionalCircle", "PaperTask", "Radial",
+           "SequentialDecision", "deltas", "rollout"]

@@ -1,0 +1,30 @@
+"""Robot tasks in MuJoCo: the synthetic suite's checks on simulated robots, closed loop.
+
+Every task is a `validation.tasks.Task` (point modes = the scripted expert's chunks at
+a state) and a `RobotTask` (simulator, expert, rollout classifier):
+
+- `ReachAround` ("reach_around"): a point mass reaches a goal around an obstacle, left
+  or right;
+- `MultiReach` ("multi_reach"): ``K`` equally valid targets;
+- `PushAround` ("push_around"): push a block past an obstacle on either side;
+- `AlohaTransferCube` ("aloha_transfer_cube"): ALOHA bimanual transfer-cube from
+  `gym-aloha`'s MJCF, either arm may pick the cube (reduced version, see docs/robot.md).
+
+`rollout` runs closed-loop episodes with chunking and temporal ensembling.
+Importing this package imports MuJoCo; `validation.tasks.make_task` imports it lazily.
+"""
+
+from validation.tasks.robot.multi_reach import MultiReach
+from validation.tasks.robot.reach_around import ReachAround
+from validation.tasks.robot.rollout import (
+    Rollouts,
+    expert_rollouts,
+    policy_rollouts,
+    run_closed_loop,
+)
+from validation.tasks.robot.scene import Outcome, RobotTask, load_model
+
+__all__ = [
+    "MultiReach", "Outcome", "ReachAround", "RobotTask", "Rollouts", "expert_rollouts",
+    "load_model", "policy_rollouts", "run_closed_loop",
+]
