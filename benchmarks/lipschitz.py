@@ -31,10 +31,11 @@ def relu_mlp(widths: list[int], seed: int = 0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def run(widths, depths, device, lipsdp_max, scs_eps, fast_options, lipsdp_layer) -> None:
+def run(widths, depths, device, lipsdp_max, scs_eps, fast_options, lipsdp_layer,
+        tight) -> None:
     lipschitz_upper(relu_mlp([4, 8, 2]), "fast-certified", device=device)  # warm-up
     lipschitz_upper(relu_mlp([4, 8, 2]), "lipsdp-neuron", eps=scs_eps)
-    header = f"{'width':>5} {'depth':>5} {'method':<22} {'bound':>10} {'seconds':>9} " \
+    header = f"{'width':>5} {'depth':>5} {'method':<26} {'bound':>10} {'seconds':>9} " \
              f"{'/neuron':>8} {'speed-up':>9}"
     print(header)
     print("-" * len(header))
@@ -44,6 +45,10 @@ def run(widths, depths, device, lipsdp_max, scs_eps, fast_options, lipsdp_layer)
             rows = [(m, lipschitz_upper(model, m)) for m in ("spectral-product", "eclipse-fast")]
             rows.append(("fast-certified", lipschitz_upper(model, "fast-certified",
                                                            device=device, **fast_options)))
+            if tight:
+                rows.append(("fast-certified(tight)", lipschitz_upper(
+                    model, "fast-certified", device=device, tolerance=1e-6, max_iter=300,
+                    **{k: v for k, v in fast_options.items() if k != "max_iter"})))
             neuron = None
             if width * depth <= lipsdp_max:
                 neuron = lipschitz_upper(model, "lipsdp-neuron", eps=scs_eps)
@@ -56,7 +61,7 @@ def run(widths, depths, device, lipsdp_max, scs_eps, fast_options, lipsdp_layer)
             for name, est in rows:
                 ratio = f"{est.value / neuron.value:8.4f}" if neuron else f"{'-':>8}"
                 speed = f"{neuron.seconds / est.seconds:9.1f}" if neuron else f"{'-':>9}"
-                print(f"{width:5d} {depth:5d} {name:<22} {est.value:10.5f} {est.seconds:9.3f} "
+                print(f"{width:5d} {depth:5d} {name:<26} {est.value:10.5f} {est.seconds:9.3f} "
                       f"{ratio} {speed}", flush=True)
 
 
@@ -75,13 +80,18 @@ def main() -> None:
     parser.add_argument("--scs-eps", type=float, default=1e-4)
     parser.add_argument("--max-iter", type=int, default=None, help="fast-certified L-BFGS "
                         "iterations per smoothing stage")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="fast-certified optimisation time limit per network")
     parser.add_argument("--lipsdp-layer", action="store_true", help="also LipSDP-Layer")
+    parser.add_argument("--tight", action="store_true",
+                        help="also fast-certified at tolerance 1e-6 (default 1e-4)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     widths, depths = ([16, 64, 128], [2]) if args.quick else (args.widths, args.depths)
-    fast_options = {} if args.max_iter is None else {"max_iter": args.max_iter}
+    fast_options = {k: v for k, v in (("max_iter", args.max_iter),
+                                      ("max_seconds", args.max_seconds)) if v is not None}
     run(widths, depths, args.device, args.lipsdp_max, args.scs_eps, fast_options,
-        args.lipsdp_layer)
+        args.lipsdp_layer, args.tight)
 
 
 if __name__ == "__main__":

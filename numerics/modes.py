@@ -232,9 +232,11 @@ def mode_masses(labels: Any, n_modes: int, confidence: float = 0.95) -> ModeMass
 
     The intervals are exact when the labelled samples are independent draws from one
     distribution (e.g. ``n`` samples of the policy at one observation, or one sample per
-    independently drawn observation). Labels of any shape are pooled; for several
-    samples at each of several observations call this once per observation (the
-    per-observation bounds of Part T are statements about each ``mu_o``).
+    independently drawn observation). Labels of any shape are pooled: independent samples
+    at several fixed observations give a Poisson-binomial count whose tails are no
+    heavier than the binomial's away from the mean (Hoeffding 1956), so the interval is
+    conservative for the *average* mass; Part T's bounds are statements about each
+    ``mu_o``, so check them with one call per observation.
 
     Args:
         labels: int labels in ``{-1, 0, .., K-1}`` (from `assign_modes`), any shape.

@@ -38,10 +38,11 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2 * math.pi)
 
 
 def normal_cdf_expr(x: Any) -> Any:
-    r"""SymPy ``\Phi(x) = (1 + \operatorname{erf}(x/\sqrt 2))/2``."""
+    r"""SymPy ``\Phi(x) = \operatorname{erfc}(-x/\sqrt 2)/2`` (erfc: lambdified, it keeps
+    the lower tail's relative accuracy, where ``(1 + erf)/2`` cancels)."""
     import sympy
 
-    return (1 + sympy.erf(x / sympy.sqrt(2))) / 2
+    return sympy.erfc(-x / sympy.sqrt(2)) / 2
 
 
 def normal_quantile_expr(m: Any) -> Any:

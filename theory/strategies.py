@@ -156,19 +156,22 @@ _BUILDERS = {"piecewise_linear": _piecewise_linear, "clip": _clip, "mlp": _mlp,
              "composition": _composition}
 
 
-def _dims(value: int | st.SearchStrategy[int]) -> st.SearchStrategy[int]:
+def _dims(value: int | st.SearchStrategy[int] | None, default: st.SearchStrategy[int]
+          ) -> st.SearchStrategy[int]:
+    if value is None:
+        return default
     return value if isinstance(value, st.SearchStrategy) else st.just(int(value))
 
 
 @st.composite
-def lipschitz_maps(draw, dim_in: int | st.SearchStrategy[int] = st.integers(1, 8),
-                   dim_out: int | st.SearchStrategy[int] = st.integers(1, 3),
+def lipschitz_maps(draw, dim_in: int | st.SearchStrategy[int] | None = None,
+                   dim_out: int | st.SearchStrategy[int] | None = None,
                    max_lipschitz: float = 10.0, min_lipschitz: float = 0.05,
                    kinds: tuple[str, ...] = _KINDS) -> LipschitzMap:
     """Draw a `LipschitzMap` with ``min_lipschitz <= .lipschitz <= max_lipschitz``.
 
     Args:
-        dim_in, dim_out: an int or a strategy of ints (defaults: ``1..8`` and ``1..3``).
+        dim_in, dim_out: an int or a strategy of ints (None: ``1..8`` and ``1..3``).
         max_lipschitz, min_lipschitz: range of the (log-uniformly drawn) constant.
         kinds: which families to draw from (default all four).
 
@@ -182,7 +185,8 @@ def lipschitz_maps(draw, dim_in: int | st.SearchStrategy[int] = st.integers(1, 8
     unknown = set(kinds) - set(_KINDS)
     if not kinds or unknown:
         raise ValueError(f"kinds must be a non-empty subset of {_KINDS}, got {kinds!r}")
-    d_in, d_out = draw(_dims(dim_in)), draw(_dims(dim_out))
+    d_in = draw(_dims(dim_in, st.integers(1, 8)))
+    d_out = draw(_dims(dim_out, st.integers(1, 3)))
     log_l = draw(st.floats(np.log(min_lipschitz), np.log(max_lipschitz)))
     kind = draw(st.sampled_from(kinds))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))

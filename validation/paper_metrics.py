@@ -15,7 +15,9 @@ demonstrations (`ExpertReference`):
   demonstrations);
 - ``valid_mode_coverage``, ``valid_mode_entropy_ratio``: the same over successful
   rollouts only (0 when none succeeds);
-- ``collision_rate``, ``endpoint_reach_rate``, ``path_length_rate``, ``success_rate``.
+- ``collision_rate``, ``endpoint_reach_rate``, ``path_length_rate``, ``success_rate``;
+- ``divergence_rate`` (ours): rollouts stopped because the policy's actions blew up
+  (`validation.tasks.paper.rollout`); they never count as successes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from theory import _args
 
 METRICS = ("mode_coverage", "mode_entropy_ratio", "valid_mode_coverage",
            "valid_mode_entropy_ratio", "success_rate", "collision_rate",
-           "endpoint_reach_rate", "path_length_rate")
+           "endpoint_reach_rate", "path_length_rate", "divergence_rate")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class RolloutMetrics:
     collision_rate: float
     endpoint_reach_rate: float
     path_length_rate: float
+    divergence_rate: float
     n: int
     labels: tuple[int, ...]
     success: tuple[bool, ...]
@@ -169,17 +172,23 @@ class RolloutMetrics:
         return {m: getattr(self, m) for m in METRICS}
 
 
-def rollout_metrics(paths, reference: ExpertReference) -> RolloutMetrics:
-    """The paper's metrics of rollouts ``paths`` ``[N, T, 2]`` against ``reference``."""
+def rollout_metrics(paths, reference: ExpertReference, diverged=None) -> RolloutMetrics:
+    """The paper's metrics of rollouts ``paths`` ``[N, T, 2]`` against ``reference``;
+    ``diverged`` (``[N]`` bool, default none) marks rollouts that cannot succeed."""
     paths = _paths(paths, "paths")
     if paths.shape[0] == 0:
         raise ValueError("paths must hold at least one rollout")
+    diverged = (np.zeros(paths.shape[0], dtype=bool) if diverged is None
+                else np.asarray(diverged))
+    if diverged.shape != (paths.shape[0],) or diverged.dtype != bool:
+        raise ValueError(f"diverged must be a bool array of shape [{paths.shape[0]}], "
+                         f"got {diverged.dtype} {diverged.shape}")
     K = reference.n_modes
     labels = assign_modes(paths, reference.mean_paths)
     hit = collisions(paths, reference.obstacles)
     long_enough = path_lengths(paths) >= 0.5 * reference.mean_path_length
     reached = endpoint_reached(paths, reference)
-    success = ~hit & long_enough & reached
+    success = ~hit & long_enough & reached & ~diverged
     return RolloutMetrics(
         mode_coverage=mode_coverage(labels, K),
         mode_entropy_ratio=mode_entropy_ratio(labels, K),
@@ -187,6 +196,7 @@ def rollout_metrics(paths, reference: ExpertReference) -> RolloutMetrics:
         valid_mode_entropy_ratio=mode_entropy_ratio(labels[success], K),
         success_rate=float(success.mean()), collision_rate=float(hit.mean()),
         endpoint_reach_rate=float(reached.mean()), path_length_rate=float(long_enough.mean()),
+        divergence_rate=float(diverged.mean()),
         n=int(paths.shape[0]), labels=tuple(int(v) for v in labels),
         success=tuple(bool(v) for v in success))
 

@@ -7,18 +7,23 @@ Jacobian power iteration with gradient ascent, difference quotients), or ``"exac
 The mathematics is in each module's docstring and in ``docs/numerics-lipschitz.md``.
 """
 
-from numerics.lipschitz.certificate import NotCertified, certify, scalar_feasible_multipliers
+from numerics.lipschitz.certificate import (
+    NotCertified,
+    certify_multipliers,
+    scalar_feasible_multipliers,
+)
 from numerics.lipschitz.compositional import eclipse_fast, spectral_product
 from numerics.lipschitz.estimate import LipschitzEstimate
 from numerics.lipschitz.fast import fast_certified
 from numerics.lipschitz.lipsdp import lipsdp
 from numerics.lipschitz.lower import jacobian_norm, lipschitz_lower
 from numerics.lipschitz.network import SlopeNetwork, activation_slopes, network_from_sequential
+from numerics.lipschitz.one_sided import LogNormBound, one_sided_lipschitz_upper
 from numerics.lipschitz.upper import UPPER_METHODS, lipschitz_upper
 
 __all__ = [
     "LipschitzEstimate", "lipschitz_upper", "lipschitz_lower", "UPPER_METHODS",
-    "SlopeNetwork", "network_from_sequential", "activation_slopes", "certify",
+    "SlopeNetwork", "network_from_sequential", "activation_slopes", "certify_multipliers",
     "NotCertified", "scalar_feasible_multipliers", "spectral_product", "eclipse_fast",
-    "lipsdp", "fast_certified", "jacobian_norm",
+    "lipsdp", "fast_certified", "jacobian_norm", "LogNormBound", "one_sided_lipschitz_upper",
 ]

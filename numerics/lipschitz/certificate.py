@@ -72,7 +72,7 @@ def schur_rho(
     return -s, pivots
 
 
-def certify(
+def certify_multipliers(
     net: SlopeNetwork, multipliers: list[torch.Tensor] | tuple[torch.Tensor, ...]
 ) -> tuple[float, dict]:
     """A certified Lipschitz bound from diagonal multipliers, or `NotCertified`.

@@ -20,7 +20,7 @@ import cvxpy as cp
 import numpy as np
 import torch
 
-from numerics.lipschitz.certificate import NotCertified, certify
+from numerics.lipschitz.certificate import NotCertified, certify_multipliers
 from numerics.lipschitz.network import SlopeNetwork
 
 _MIXES = (0.0, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0)
@@ -97,7 +97,7 @@ def lipsdp(
         mults = found if mix == 0 else [(1 - mix) * f + mix * s for f, s in zip(found, start,
                                                                                  strict=True)]
         try:
-            value, cert = certify(net, mults)
+            value, cert = certify_multipliers(net, mults)
         except NotCertified:
             continue
         return value, {**cert, "solver_value": float(np.sqrt(max(rho.value, 0.0))),

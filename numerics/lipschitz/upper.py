@@ -8,7 +8,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from numerics.lipschitz.certificate import NotCertified, certify, scalar_feasible_multipliers
+from numerics.lipschitz.certificate import (
+    NotCertified,
+    certify_multipliers,
+    scalar_feasible_multipliers,
+)
 from numerics.lipschitz.compositional import eclipse_fast, spectral_product
 from numerics.lipschitz.estimate import LipschitzEstimate
 from numerics.lipschitz.fast import fast_certified
@@ -26,7 +30,7 @@ def _start(net: SlopeNetwork) -> list[torch.Tensor]:
     if all(a == 0 for a, _ in net.slopes):
         mults = eclipse_fast(net)[1]
         try:
-            certify(net, mults)
+            certify_multipliers(net, mults)
             return mults
         except NotCertified:
             pass
@@ -104,7 +108,7 @@ def lipschitz_upper(
             value = spectral_product(net)
         elif method == "eclipse-fast":
             closed, mults = eclipse_fast(net)
-            value, cert = certify(net, mults)
+            value, cert = certify_multipliers(net, mults)
             details.update(cert, closed_form=closed)
         elif method == "fast-certified":
             value, cert = fast_certified(net, _start(net), device=device, **options)

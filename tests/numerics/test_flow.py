@@ -70,7 +70,7 @@ def test_single_point_target_flow_is_exact(method):
     out = integrate_flow(lambda x, t: ideal_velocity(x, t, c, w), x0, 7, method, t1=t1)
     torch.testing.assert_close(out, t1 * c + (1 - t1) * x0, rtol=1e-12, atol=1e-12)
     lower = flow_lipschitz_lower(lambda x, t: ideal_velocity(x, t, c, w), x0, 7, method,
-                                 t1=t1, seed=0, ascent_steps=0)
+                                 t1=t1, seed=0, ascent_steps=0, n_power=3)
     assert lower.value == pytest.approx(1 - t1, rel=1e-9)
 
 
@@ -94,8 +94,8 @@ def test_euler_flow_jacobian_is_the_product_of_step_jacobians():
 
 @pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
 def test_flow_product_bound_contains_the_flow_lower_bound(method):
-    n_steps, t1 = 10, 0.8
-    x0 = torch.randn(12, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    n_steps, t1 = 6, 0.8
+    x0 = torch.randn(8, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     x0[:, 0] *= 0.2  # near the boundary between the two basins, where the map is steep
     lower = flow_lipschitz_lower(two_mode_velocity, x0, n_steps, method, t1=t1, seed=0,
                                  ascent_steps=2, n_power=6)

@@ -319,12 +319,13 @@ def _argmin_j(beta, delta, sigma):
 
 
 @settings(max_examples=8)
-@given(delta=st.floats(0.2, 5.0), sigma=st.floats(0.05, 2.0))
-def test_l4_threshold_matches_direct_minimisation(delta, sigma):
+@given(delta=st.floats(0.2, 5.0), sigma=st.floats(0.05, 2.0), below=st.floats(0.2, 0.9),
+       above=st.floats(1.1, 5.0))
+def test_l4_threshold_matches_direct_minimisation(delta, sigma, below, above):
     beta_star = latent.collapse_threshold(delta, sigma)
-    u_lo, j_lo, j0 = _argmin_j(0.9 * beta_star, delta, sigma)
+    u_lo, j_lo, j0 = _argmin_j(below * beta_star, delta, sigma)
     assert u_lo > 0.05 and j_lo < j0
-    u_hi, _, _ = _argmin_j(1.1 * beta_star, delta, sigma)
+    u_hi, _, _ = _argmin_j(above * beta_star, delta, sigma)
     assert u_hi == 0.0
     # bisection on beta for the point where the optimum moves to u = 0
     lo, hi = 0.5 * beta_star, 2.0 * beta_star
@@ -346,6 +347,25 @@ def test_l4_global_collapse_inequality_on_a_grid():
     elementary = 1 - (1 + 2 * s) ** -0.5 * np.exp(-(s**2) / (1 + 2 * s))
     assert np.all(1 - latent.binary_channel_mmse(np.sqrt(s)) <= elementary + 1e-13)
     assert np.all(elementary <= np.log1p(s))
+
+
+def test_l4_global_collapse_inequality_proof():
+    # F(s) = log(1 + s) - 1 + G(s) >= 0, G(s) = (1 + 2s)^(-1/2) exp(-s^2 / (1 + 2s)),
+    # proved in three pieces (docs/theory-latent.md, L4).
+    # (a) s in (0, 0.2]: F >= P(s), a polynomial from one-sided Taylor bounds; P/s^3 is
+    #     5/6 at 0 and its smallest positive root lies beyond 0.2.
+    s = sp.Symbol("s", positive=True)
+    x = -s + sp.Rational(2, 3) * s**3 - 4 * s**4  # lower bound of log G
+    poly = sp.Poly(sp.expand(((s - s**2 / 2 + s**3 / 3 - s**4 / 4) - 1
+                              + (1 + x + x**2 / 2 + x**3 / 6)) / s**3), s)
+    assert poly.eval(0) == sp.Rational(5, 6)
+    assert all(r > sp.Rational(1, 5) for r in poly.real_roots() if r > 0)
+    # (b) s in [0.2, e - 1]: log(1+s) increases and G decreases, so on each grid cell
+    #     F >= log(1 + s_i) - 1 + G(s_{i+1}).
+    grid = np.append(np.arange(0.2, math.e - 1, 1e-4), math.e - 1)
+    g = (1 + 2 * grid) ** -0.5 * np.exp(-(grid**2) / (1 + 2 * grid))
+    assert np.min(np.log1p(grid[:-1]) - 1 + g[1:]) > 1e-3
+    # (c) s >= e - 1: E tanh^2 < 1 <= log(1 + s). Nothing to check.
 
 
 def test_l4_threshold_paper_check_and_symbolic():
@@ -506,3 +526,74 @@ def test_l6_decoder_mode_mass_closed_form_and_monte_carlo():
 def test_public_names_exported():
     for name in latent.__all__:
         assert getattr(theory, name) is getattr(latent, name)
+
+
+# ----------------------------------------------------------------------------- API
+
+
+def test_exact_curve_relative_accuracy_against_mpmath():
+    import mpmath
+
+    eps = np.array([1e-250, 1e-40, 1e-12, 1e-3, 0.2, 0.6, 0.69, math.log(2) - 1e-9])
+    with mpmath.workdps(400):  # the textbook form cancels: 400 digits cover t ~ 1e-125
+        for e, t in zip(eps, latent.kl_tv_bound_exact(eps), strict=True):
+            t = mpmath.mpf(t)
+            f = ((1 + t) * mpmath.log1p(t) + (1 - t) * mpmath.log1p(-t)) / 2
+            assert float(abs(f - e) / e) < 1e-12
+
+
+ARRAY_CASES = [
+    (latent.kl_tv_bound, lambda r: (r.uniform(0, 2, 7),)),
+    (latent.kl_tv_bound_exact, lambda r: (r.uniform(0, 1, 7),)),
+    (latent.min_kl_for_tv, lambda r: (r.uniform(0, 1, 7),)),
+    (latent.prior_tv_bound, lambda r: (r.uniform(0, 3, 7),)),
+    (latent.mode_recovery_accuracy, lambda r: (r.uniform(0, 1, 7),)),
+    (latent.mode_averaging_distance, lambda r: (r.uniform(0.1, 3, 7), r.uniform(0, 1, 7))),
+    (latent.min_prior_coverage, lambda r: (r.uniform(0, 3, 7), r.uniform(0, 1, 7))),
+    (latent.collapse_threshold, lambda r: (r.uniform(0.1, 3, 7), r.uniform(0.1, 2, 7))),
+    (latent.binary_channel_mmse, lambda r: (r.uniform(-4, 4, 7),)),
+    (latent.collapse_objective, lambda r: (r.uniform(0, 3, 7), r.uniform(0, 5, 7),
+                                           r.uniform(0.1, 3, 7), r.uniform(0.1, 2, 7))),
+    (latent.rate_decomposition, lambda r: (np.full(7, 2.0), r.uniform(0, 2, 7))),
+    (latent.act_effective_kl_weight, lambda r: (r.uniform(0, 20, 7), 100, 14)),
+    (latent.decoder_max_mode_mass, lambda r: (r.uniform(0.2, 3, 7), r.uniform(0.2, 3, 7))),
+]
+
+
+@pytest.mark.parametrize("fn,make", [pytest.param(f, m, id=f.__name__) for f, m in ARRAY_CASES])
+def test_array_input_matches_scalar_calls(fn, make):
+    args = make(np.random.default_rng(1))
+    out = fn(*args)
+    assert isinstance(out, np.ndarray) and out.shape == (7,)
+    for i in range(7):
+        scalar = fn(*(a[i] if isinstance(a, np.ndarray) else a for a in args))
+        assert isinstance(scalar, float)
+        assert scalar == pytest.approx(out[i], rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("fn", [latent.kl_tv_bound, latent.prior_tv_bound,
+                                latent.binary_channel_mmse])
+def test_non_numeric_input_is_a_type_error(fn):
+    with pytest.raises(TypeError):
+        fn("abc")
+    with pytest.raises(TypeError):
+        fn(True)
+
+
+def test_coverage_relative_accuracy_against_mpmath():
+    import mpmath
+
+    with mpmath.workdps(50):
+        for kl, m in [(1e-8, 0.3), (1e-8, 0.999999), (0.3, 0.99), (30.0, 0.3), (30.0, 1.0)]:
+            big_m, big_k = mpmath.mpf(m), mpmath.mpf(kl)
+
+            def excess(y, big_m=big_m, big_k=big_k, m=m):  # kl_bin(m || e^y) - KL
+                tail = (1 - big_m) * mpmath.log((1 - big_m) / (1 - mpmath.e**y)) if m < 1 else 0
+                return big_m * (mpmath.log(big_m) - y) + tail - big_k
+
+            lo, hi = mpmath.log(big_m) - 400, mpmath.log(big_m)
+            for _ in range(200):  # bisection on log c: the root to 400 / 2^200
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+            assert latent.min_prior_coverage(kl, m) == pytest.approx(float(mpmath.e**hi),
+                                                                     rel=1e-12)

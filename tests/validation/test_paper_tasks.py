@@ -74,7 +74,7 @@ def test_radial_obstacles_formula_and_clearance(n_rays):
     paths = task.mean_paths()
     np.testing.assert_allclose(np.linalg.norm(paths[:, -1] - 0.5, axis=1), 0.4, atol=1e-12)
     # The mean action over the (balanced) modes is zero: regression fails by construction.
-    np.testing.assert_allclose(task.mean_deltas().mean(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(task.mean_actions().mean(axis=0), 0.0, atol=1e-15)
     # Every mean path keeps at least 3 sigma from every obstacle (point-box distance).
     gap = min(_point_box_distance(p, b) for path in paths for p in path for b in boxes)
     assert gap >= 3 * sigma - 1e-12
@@ -114,6 +114,18 @@ def test_actions_are_position_deltas_and_deterministic(name, params):
     assert not np.array_equal(task.demonstrations(100, SEED + 1).actions, demos.actions)
 
 
+def test_action_scale_scales_actions_not_paths():
+    plain = make_task("sequential_decision")
+    scaled = make_task("sequential_decision", action_scale=59.0)
+    a, b = plain.demonstrations(50, SEED), scaled.demonstrations(50, SEED)
+    np.testing.assert_allclose(b.actions, 59.0 * a.actions, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(a.obs, b.obs)
+    assert scaled.rho == pytest.approx(59.0 * plain.rho, rel=1e-12)
+    start = np.array([[0.5, 0.1]])
+    path = rollout(scaled, _ChunkOracle(scaled, 2), start)
+    np.testing.assert_allclose(path[0], scaled.mean_paths()[2], atol=1e-9)
+
+
 @given(index=st.integers(0, len(PAPER_TASKS) - 1), seed=st.integers(0, 2**31),
        length=st.floats(3.0, 20.0), w=st.floats(0.1, 0.9))
 def test_demonstrations_lie_in_their_modes(index, seed, length, w):
@@ -126,7 +138,7 @@ def test_demonstrations_lie_in_their_modes(index, seed, length, w):
     labels = task.mode_labels(demos.obs, demos.actions)[:, 0]
     np.testing.assert_array_equal(labels, demos.modes)
     # The noise-free separation at the start is the chunk distance of the mean deltas.
-    c = task.mean_deltas().reshape(K, -1)
+    c = task.mean_actions().reshape(K, -1)
     d = np.linalg.norm(c[:, None] - c[None], axis=-1) + np.diag(np.full(K, np.inf))
     np.testing.assert_allclose(task.separation(demos.obs), d.min(), rtol=1e-12)
 
@@ -141,15 +153,18 @@ def test_noise_is_the_paper_standard_deviation():
 
 
 def test_shorter_horizon_windows():
-    task = make_task("circle", horizon=16)
+    task = make_task("radial", horizon=16)
     demos = task.demonstrations(300, SEED)
     assert task.chunk_dim == 32
+    # Windows are zero-padded after the episode's end.
+    late = np.linalg.norm(demos.obs[:, :2] - 0.5, axis=1) > 0.39
+    assert late.any() and np.all(demos.actions[late].reshape(-1, 16, 2)[:, -1] == 0)
     labels = task.mode_labels(demos.obs, demos.actions)[:, 0]
     assert np.mean(labels == demos.modes) > 0.95
-    # At the start the two windows are the first 16 steps of the two loops.
+    # At the start the windows are the first 16 steps of the rays.
     start = np.array([[0.5, 0.5]])
     np.testing.assert_allclose(task.mode_centres(start)[0],
-                               task.mean_deltas()[:, :16].reshape(2, -1), atol=1e-12)
+                               task.mean_actions()[:, :16].reshape(8, -1), atol=1e-12)
 
 
 @pytest.mark.parametrize("bad,match", [
@@ -182,14 +197,14 @@ class _ChunkOracle:
 
 
 class _Counter:
-    """Chunks of constant action ``(c, 0)``, ``c`` the number of earlier queries."""
+    """Chunks of constant action ``(c / 1000, 0)``, ``c`` the number of earlier queries."""
 
     def __init__(self, chunk_dim):
         self.calls, self.chunk_dim = 0, chunk_dim
 
     def sample(self, obs, n, generator=None):
         out = np.zeros((obs.shape[0], n, self.chunk_dim))
-        out[..., 0::2] = self.calls
+        out[..., 0::2] = self.calls / 1000
         self.calls += 1
         return out
 
@@ -207,12 +222,41 @@ def test_rollout_temporal_ensembling_weights():
     task = make_task("circle", horizon=5)
     m = 0.3
     path = rollout(task, _Counter(task.chunk_dim), np.array([[0.5, 0.5]]), aggregation=m)
-    # Query s returns action s; at step t the live queries are s = max(0, t-4)..t and the
+    # Query s returns action s / 1000; at step t the live queries are s = max(0, t-4)..t and the
     # oldest gets weight exp(0), the next exp(-m), ...
     x = 0.5
     for t in range(59):
         live = np.arange(max(0, t - 4), t + 1)
         w = np.exp(-m * np.arange(live.size))
-        x += float(w @ live / w.sum())
+        x += float(w @ live / w.sum()) / 1000
         assert path[0, t + 1, 0] == pytest.approx(x, abs=1e-9)
     np.testing.assert_allclose(path[0, :, 1], 0.5)
+
+
+class _Exploding:
+    """Finite chunks for the first episode, inf from the second query on for the other."""
+
+    def __init__(self, chunk_dim):
+        self.calls, self.chunk_dim = 0, chunk_dim
+
+    def sample(self, obs, n, generator=None):
+        out = np.full((obs.shape[0], n, self.chunk_dim), 0.01)
+        if self.calls >= 1:
+            out[1] = np.inf
+        self.calls += 1
+        return out
+
+
+def test_rollout_stops_diverged_episodes():
+    from validation.paper_metrics import expert_reference, rollout_metrics
+
+    task = make_task("circle", horizon=10)
+    start = np.array([[0.5, 0.5], [0.5, 0.5]])
+    path, diverged = rollout(task, _Exploding(task.chunk_dim), start, return_diverged=True)
+    np.testing.assert_array_equal(diverged, [False, True])
+    assert np.all(np.isfinite(path))
+    np.testing.assert_allclose(path[0, -1], 0.5 + 59 * 0.01)
+    np.testing.assert_allclose(path[1, 10:], np.broadcast_to(path[1, 10], (50, 2)))
+    ref = expert_reference(*task.demonstration_paths(20, SEED), 2)
+    m = rollout_metrics(path, ref, diverged)
+    assert m.divergence_rate == 0.5 and not m.success[1]

@@ -116,14 +116,18 @@ def test_regression_averages_modes_and_gmm_does_not(test_size):
     training 0, rollouts 1."""
     torch.manual_seed(0)
     task = make_task("reach_around")
-    n_demo, steps, episodes = (2000, 600, 40) if test_size == "reduced" else (6000, 3000, 200)
+    n_demo, steps, episodes = (2000, 2000, 40) if test_size == "reduced" else (6000, 6000, 200)
     demos = task.demonstrations(n_demo, seed=0)
-    cfg = TrainConfig(steps=steps, batch_size=128, lr=2e-3, seed=0)
     results = {}
-    for kind, hyper in (("regression", {}), ("gmm", {"n_components": 2})):
+    # The regressor converges to the mode average within a few hundred steps; the mixture
+    # needs the full budget to be accurate along the detours (fewer steps: it clips the
+    # obstacle after picking a side, which this test would rightly count as a failure).
+    for kind, hyper, n_steps in (("regression", {}, steps // 4),
+                                 ("gmm", {"n_components": 2}, steps)):
         policy = make_policy(kind, task.obs_dim, task.chunk_dim, seed=0,
                              hidden=(128, 128), **hyper)
-        policy.fit(demos.obs, demos.actions, cfg)
+        policy.fit(demos.obs, demos.actions,
+                   TrainConfig(steps=n_steps, batch_size=128, lr=2e-3, seed=0))
         results[kind] = policy_rollouts(task, policy, episodes, seed=1).summary(2, 0.99)
     reg, gmm = results["regression"], results["gmm"]
     assert reg["bridge"]["interval"][0] > 0.8, reg["bridge"]

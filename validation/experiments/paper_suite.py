@@ -12,9 +12,10 @@ Lipschitz constant, L1-L5 for the CVAE). One run = one (task, setting, seed), ca
 
 Output: ``results["tables"]["paper_metrics"]`` (the paper's format: one row per task,
 policy setting and execution, each metric as ``mean [low, high]``, a 95% Student-t
-interval over training seeds) and ``"paper_metrics_raw"`` (the same numbers as numbers),
-``"bound_checks"`` (one row per check), and the figure of rollouts over each task's
-obstacles per policy (`plot_suite`).
+interval over training seeds), ``results["paper_metrics_raw"]`` (the same as numbers),
+the bound checks in ``results["checks"]`` (their quantity names task, setting and seed),
+``results["rollouts"]`` (the plotted paths and the task geometry) and the figure of
+rollouts over each task's obstacles per policy (`plot_suite`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ TASK_KEYS: dict[str, tuple[str, dict[str, Any]]] = {
 # The unimodal-given-context control: the Part T/L checks assume the weights are the
 # mode probabilities at every observation, which is false when the context fixes the mode.
 CONTROL_TASKS = ("conditional_circle",)
+# Actions in "unit square per episode" (deltas times T - 1): O(1) chunks, as Diffusion
+# Policy's action normalisation gives; with the literal deltas (0.007-0.05 per element) a
+# policy started from N(0, I) in 120 dimensions must shrink its noise ~100-fold.
+ACTION_SCALE = 59.0
 PAPER_BETA = 0.01
 AGGREGATION = 0.01
 EXECUTIONS = ("chunk", "ensemble")
@@ -66,17 +71,18 @@ class SizeSpec:
     n_check_obs: int
     n_check_samples: int
     n_plot_paths: int
+    ddim_steps: int = 100
 
 
 SIZES: dict[str, SizeSpec] = {
     "smoke": SizeSpec(tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
-                      beta_sweep=(1.0,), seeds=2, steps=30, batch_size=64, hidden=(32, 32),
-                      n_demos=64, n_rollouts=8, n_check_obs=2, n_check_samples=40,
-                      n_plot_paths=8),
+                      beta_sweep=(), seeds=2, steps=30, batch_size=64, hidden=(32, 32),
+                      n_demos=64, n_rollouts=8, n_check_obs=2, n_check_samples=30,
+                      n_plot_paths=8, ddim_steps=10),
     "reduced": SizeSpec(tasks=("circle", "conditional_circle", "sequential_decision",
                                "radial-8"),
-                        beta_sweep=(0.001, 1.0), seeds=2, steps=1000, batch_size=256,
-                        hidden=(256, 256), n_demos=1000, n_rollouts=100, n_check_obs=4,
+                        beta_sweep=(1.0,), seeds=2, steps=1500, batch_size=256,
+                        hidden=(128, 128), n_demos=1000, n_rollouts=100, n_check_obs=4,
                         n_check_samples=200, n_plot_paths=40),
     "full": SizeSpec(tasks=tuple(TASK_KEYS), beta_sweep=(0.0001, 0.001, 0.1, 1.0, 10.0),
                      seeds=5, steps=5000, batch_size=256, hidden=(256, 256), n_demos=1000,
@@ -117,8 +123,9 @@ def settings_for(task_key: str, spec: SizeSpec) -> list[tuple[str, str, dict[str
     for beta in sorted({PAPER_BETA, *spec.beta_sweep}):
         out.append((f"cvae beta={beta:g}", "cvae", {**cvae, "beta": beta}))
     out.append(("flow euler-10", "flow", {"n_steps": 10, "solver": "euler", **net}))
-    out.append(("diffusion ddim-100", "diffusion",
-                {"n_train_steps": 100, "sampler": "ddim", "n_sampling_steps": 100, **net}))
+    out.append((f"diffusion ddim-{spec.ddim_steps}", "diffusion",
+                {"n_train_steps": 100, "sampler": "ddim", "n_sampling_steps": spec.ddim_steps,
+                 **net}))
     return out
 
 
@@ -129,7 +136,7 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
     torch.set_num_threads(1)
     start = time.perf_counter()
     name, params = TASK_KEYS[cfg.task_key]
-    task = make_task(name, **params)
+    task = make_task(name, action_scale=ACTION_SCALE, **params)
     demos = task.demonstrations(cfg.n_demos, cfg.seed)
     paths, modes = task.demonstration_paths(cfg.n_demos, cfg.seed)
     reference = paper_metrics.expert_reference(paths, modes, task.n_modes, task.obstacles())
@@ -152,8 +159,9 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         if deploy is not None:
             policy.deploy = deploy
         gen = torch.Generator(device=policy.device).manual_seed(cfg.seed)
-        rolled = rollout(task, policy, starts, aggregation=aggregation, generator=gen)
-        m = paper_metrics.rollout_metrics(rolled, reference)
+        rolled, diverged = rollout(task, policy, starts, aggregation=aggregation,
+                                   generator=gen, return_diverged=True)
+        m = paper_metrics.rollout_metrics(rolled, reference, diverged)
         result["metrics"][label] = m.values()
         k = cfg.n_plot_paths
         result["paths"][label] = np.round(rolled[:k], 4).tolist()
@@ -204,7 +212,7 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         iterator = tqdm(runs, desc="paper suite")
     done = [run_cached("paper", cfg, run_one, config.cache) for cfg in iterator]
 
-    checks, check_rows = [], []
+    checks = []
     for r in done:
         found = []
         if r["transport"] is not None:
@@ -217,10 +225,6 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
             d = c.to_dict()
             d["quantity"] = f"{r['task']} / {r['setting']} / seed {r['seed']}: {d['quantity']}"
             checks.append(d)
-            check_rows.append({"task": r["task"], "setting": r["setting"], "seed": r["seed"],
-                               "proposition": d["proposition"], "verdict": d["verdict"],
-                               "estimate": d["estimate"], "bound": d["bound"],
-                               "relation": d["relation"]})
     raw = metric_rows(done)
     n_fail = sum(c["verdict"] == "FAIL" for c in checks)
     notes = [
@@ -236,6 +240,8 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         f"Bound checks ({len(checks)}, {n_fail} FAIL) at the start states; skipped on "
         f"{', '.join(CONTROL_TASKS)} (the context fixes the mode, so the task weights are "
         "not the mode probabilities given the observation) and for regression (no noise).",
+        f"Actions are position deltas times {ACTION_SCALE:g} (unit square per episode), so "
+        "chunk-space separations, rho and Lipschitz constants are in those units.",
         "Path noise is a squared-exponential Gaussian process (length 10 steps) with the "
         "paper's standard deviation; see docs/paper-benchmark.md for this and every other "
         "reading of the paper's benchmark.",
@@ -248,9 +254,9 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - start,
         "compute_seconds": float(sum(r["run_seconds"] for r in done)),
         "checks": checks,
-        "tables": {"paper_metrics": format_rows(raw), "paper_metrics_raw": raw,
-                   "bound_checks": check_rows},
+        "tables": {"paper_metrics": format_rows(raw)},
         "notes": notes,
+        "paper_metrics_raw": raw,
         "rollouts": rollout_samples(done),
     }
 
@@ -322,6 +328,7 @@ def plot_suite(results: dict[str, Any], out_dir: Path) -> list[Path]:
     figure per execution; drawn from ``results["rollouts"]`` alone."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
+
     from validation.plots import publication_style, save_figure
 
     rollouts = results.get("rollouts", {})
@@ -358,15 +365,17 @@ def _draw_panel(ax, geo: dict, setting: dict, execution: str, rectangle) -> None
 
     for x0, y0, x1, y1 in geo["obstacles"]:
         ax.add_patch(rectangle((x0, y0), x1 - x0, y1 - y0, color="0.6", lw=0))
-    colours = plt.get_cmap("tab20")
+    n_modes = len(geo["mean_paths"])
+    # tab10's colours are distinct; tab20 (pairs of light and dark) only when K > 10.
+    colours = plt.get_cmap("tab10" if n_modes <= 10 else "tab20")
     for k, m in enumerate(geo["mean_paths"]):
         m = np.asarray(m)
-        ax.plot(m[:, 0], m[:, 1], color=colours(k % 20), lw=2.5, alpha=0.25)
+        ax.plot(m[:, 0], m[:, 1], color=colours(k), lw=2.5, alpha=0.25)
     paths = setting.get("paths", {}).get(execution)
     if paths is not None:
         for p, k in zip(paths, setting["labels"][execution], strict=True):
             p = np.asarray(p)
-            ax.plot(p[:, 0], p[:, 1], color=colours(k % 20), lw=0.6, alpha=0.8)
+            ax.plot(p[:, 0], p[:, 1], color=colours(k), lw=0.6, alpha=0.8)
     else:
         ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=7)
     ax.set(xlim=(0, 1), ylim=(0, 1), xticks=[], yticks=[], aspect="equal")

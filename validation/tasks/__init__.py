@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "reach_around": "validation.tasks.robot.reach_around:ReachAround",
     "multi_reach": "validation.tasks.robot.multi_reach:MultiReach",
     "push_around": "validation.tasks.robot.push_around:PushAround",
+    "aloha_transfer_cube": "validation.tasks.robot.aloha:AlohaTransferCube",
     "circle": "validation.tasks.paper:Circle",
     "conditional_circle": "validation.tasks.paper:ConditionalCircle",
     "sequential_decision": "validation.tasks.paper:SequentialDecision",

@@ -7,7 +7,8 @@ Gaussian path noise ``n_t`` and records the position deltas
 ``a_t = p_{t+1} - p_t`` (``a_{T-1} = 0``). The observation is the current position
 (plus a one-hot context for ``conditional_circle``), the action chunk is the next ``H``
 deltas flattened time-major (``H = T`` by default: one chunk is the whole episode,
-observation horizon 1).
+observation horizon 1). ``action_scale`` multiplies the actions (default 1; see
+`PaperTask`).
 
 Geometry (`mean_paths`, `obstacles`):
 
@@ -39,9 +40,12 @@ radially clipped at ``rho`` (by scaling the whole path noise), so every demonstr
 lies in its mode's ``rho``-ball; with the default length scale the clip is rarely active.
 
 Chunks shorter than the episode (``horizon < T``): a demonstration is the window of a
-uniformly drawn start step ``t0 in [0, T - H]``; the mode centres at an observation are
-the windows of each mode's mean deltas at the step of its mean path nearest to the
-observed position (earliest on ties, searched over ``[0, T - H]``).
+uniformly drawn start step ``t0 in [0, T - 1]``, zero-padded past the end of the episode
+(the point has stopped, as Diffusion Policy pads); the mode centres at an observation
+are the windows of each mode's mean deltas at the step of its mean path nearest to the
+observed position (earliest on ties). On ``circle`` the loop ends where it starts, so
+with short chunks an observation near the start is ambiguous (start or finished loop):
+a property of the task, which the paper's ``H = T`` avoids.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from validation.tasks.base import Demonstrations, Task, check_rho_noise
 
 EPISODE_LENGTH = 60
 START = np.array([0.5, 0.5])
+DIVERGED = 1e3   # |position| beyond which a rollout counts as diverged (the square is [0, 1]^2)
 
 
 class PaperTask(Task):
@@ -67,6 +72,10 @@ class PaperTask(Task):
         mode_weights: mode probabilities (default balanced).
         noise: path-noise standard deviation ``sigma`` (default: the paper's).
         noise_length_scale: correlation length of the path noise in steps (``>= 0``).
+        action_scale: actions are ``action_scale * (p_{t+1} - p_t)`` (default 1: the
+            literal deltas; the suite uses ``T - 1``, "unit square per episode", so that
+            chunks are O(1) for policies that start from ``N(0, I)``, as Diffusion Policy
+            normalises its actions). `rollout` divides it out.
         rho: mode tolerance in chunk space, default ``0.45 Delta`` with ``Delta`` the
             smallest chunk separation at the start; must be ``< Delta / 2``. (If the
             modes coincide at the start, as for ``sequential_decision`` with short
@@ -80,7 +89,7 @@ class PaperTask(Task):
 
     def __init__(self, horizon: int = EPISODE_LENGTH, mode_weights=None,
                  noise: float | None = None, noise_length_scale: float = 10.0,
-                 rho: float | None = None):
+                 action_scale: float = 1.0, rho: float | None = None):
         T = self.episode_length
         self.horizon = _args.integer_at_least(horizon, "horizon", 1, T)
         self.obs_dim = 2 + self.context_dim
@@ -91,10 +100,11 @@ class PaperTask(Task):
             raise ValueError(f"mode_weights must have {K} entries for {self.name}, "
                              f"got {self.weights.size}")
         self.noise_length_scale = _args.nonnegative(noise_length_scale, "noise_length_scale")
+        self.action_scale = _args.positive(action_scale, "action_scale")
         noise = self.default_noise if noise is None else noise
         paths = self.mean_paths()
         self._paths = paths
-        self._deltas = deltas(paths)                                  # [K, T, 2]
+        self._actions = self.action_scale * deltas(paths)              # [K, T, 2]
         start_obs = np.concatenate([paths[:, 0], np.eye(K)[:, :self.context_dim]], axis=1)
         delta = float(self.separation(start_obs).min())
         if delta > 0:
@@ -120,9 +130,9 @@ class PaperTask(Task):
         """``[M, 4]`` axis-aligned boxes ``(x_min, y_min, x_max, y_max)`` (none by default)."""
         return np.zeros((0, 4))
 
-    def mean_deltas(self) -> np.ndarray:
-        """``[K, T, 2]`` the mean paths' position deltas (last one 0)."""
-        return self._deltas.copy()
+    def mean_actions(self) -> np.ndarray:
+        """``[K, T, 2]`` the mean paths' actions: ``action_scale`` times the deltas."""
+        return self._actions.copy()
 
     # ------------------------------------------------------------------ Task interface
 
@@ -135,18 +145,18 @@ class PaperTask(Task):
         return np.eye(self.n_modes)[modes][:, :self.context_dim]
 
     def _phases(self, pos: np.ndarray) -> np.ndarray:
-        """``[B, K]`` step of each mode's mean path nearest to ``pos`` within ``[0, T - H]``."""
+        """``[B, K]`` step of each mode's mean path nearest to ``pos`` (earliest on ties)."""
         if self.horizon == self.episode_length:
             return np.zeros((pos.shape[0], self.n_modes), dtype=np.int64)
-        window = self._paths[:, :self.episode_length - self.horizon + 1]  # [K, S, 2]
-        d = np.linalg.norm(pos[:, None, None, :] - window[None], axis=-1)
+        d = np.linalg.norm(pos[:, None, None, :] - self._paths[None], axis=-1)
         return d.argmin(axis=-1)
 
     def mode_centres(self, obs: np.ndarray) -> np.ndarray:
         obs = self._check_obs(obs)
         phase = self._phases(obs[:, :2])                                 # [B, K]
         steps = phase[..., None] + np.arange(self.horizon)                # [B, K, H]
-        c = self._deltas[np.arange(self.n_modes)[None, :, None], steps]   # [B, K, H, 2]
+        padded = _pad_episode(self._actions, self.horizon)
+        c = padded[np.arange(self.n_modes)[None, :, None], steps]         # [B, K, H, 2]
         return c.reshape(obs.shape[0], self.n_modes, self.chunk_dim)
 
     def demonstration_paths(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +171,7 @@ class PaperTask(Task):
     def demonstrations(self, n: int, seed: int) -> Demonstrations:
         n = _args.integer_at_least(n, "n", 1)
         paths, modes, t0 = self._draw(n, seed)
-        d = deltas(paths)
+        d = _pad_episode(self.action_scale * deltas(paths), self.horizon)
         window = t0[:, None] + np.arange(self.horizon)
         chunks = d[np.arange(n)[:, None], window].reshape(n, self.chunk_dim)
         obs = np.concatenate([paths[np.arange(n), t0], self._context(modes)], axis=1)
@@ -172,14 +182,17 @@ class PaperTask(Task):
         T = self.episode_length
         rng = np.random.default_rng([_args.integer_at_least(seed, "seed", 0), 0])
         modes = rng.choice(self.n_modes, size=n, p=self.weights)
-        t0 = rng.integers(0, T - self.horizon + 1, size=n)
+        t0 = (np.zeros(n, dtype=np.int64) if self.horizon == T
+              else rng.integers(0, T, size=n))
         noise = self.noise * np.einsum("st,nti->nsi", self._noise_factor,
                                        rng.standard_normal((n, T, 2)))
         # Clip the chunk part of the noise radially at rho (THEORY notation: every
         # demonstration in M_k^rho) by scaling the whole path noise, so the path stays a
         # Gaussian-process path up to one scalar; 1e-5 absorbs float32 rounding.
         window = t0[:, None] + np.arange(self.horizon)
-        chunk_noise = deltas(noise)[np.arange(n)[:, None], window].reshape(n, -1)
+        chunk_noise = _pad_episode(self.action_scale * deltas(noise),
+                                   self.horizon)[np.arange(n)[:, None], window]
+        chunk_noise = chunk_noise.reshape(n, -1)
         norm = np.linalg.norm(chunk_noise, axis=1)
         scale = np.minimum(1.0, self.rho * (1 - 1e-5) / np.maximum(norm, 1e-300))
         paths = self._paths[modes] + scale[:, None, None] * noise
@@ -275,15 +288,22 @@ class Radial(PaperTask):
 
 
 def rollout(task: PaperTask, policy, start_obs: np.ndarray, *, aggregation: float | None = None,
-            generator=None) -> np.ndarray:
+            generator=None, return_diverged: bool = False):
     """``[B, T, 2]`` positions of one closed-loop episode per start observation.
 
-    The point moves by the policy's actions, ``p_{t+1} = p_t + a_t``, for ``T - 1`` steps.
+    The point moves by the policy's actions, ``p_{t+1} = p_t + a_t / action_scale``, for
+    ``T - 1`` steps.
     ``aggregation=None``: the policy is queried at ``p_0, p_H, p_{2H}, ..`` and each
     predicted chunk is executed open loop. ``aggregation=m``: the policy is queried at
     every step and the action at step ``t`` is the average of every chunk predicted at
     ``s <= t < s + H``, weighted ``exp(-m i)`` with ``i = 0`` the oldest prediction
     (ACT's temporal ensembling, Zhao et al. 2023; the paper uses ``m = 0.01``).
+
+    Divergence: an episode whose action is not finite or whose position leaves
+    ``[-DIVERGED, DIVERGED]^2`` stops there (the point stays at its last valid position,
+    and the policy is still queried there, so the other episodes of the batch go on);
+    with ``return_diverged=True`` the ``[B]`` bool mask of such episodes is returned too,
+    for the metrics to count them as failures (`paper_metrics.rollout_metrics`).
 
     Args:
         task: a `PaperTask`. policy: anything with ``sample(obs [B, obs_dim], n,
@@ -291,6 +311,7 @@ def rollout(task: PaperTask, policy, start_obs: np.ndarray, *, aggregation: floa
         start_obs: ``[B, obs_dim]`` (e.g. ``task.observations(B, seed)``).
         aggregation: ``None`` or the ensembling rate ``m >= 0``.
         generator: the torch generator passed to ``policy.sample`` (seeds the rollouts).
+    Returns: positions ``[B, T, 2]``, and the diverged mask ``[B]`` if asked for.
     """
     start_obs = task._check_obs(start_obs)
     if aggregation is not None:
@@ -300,6 +321,7 @@ def rollout(task: PaperTask, policy, start_obs: np.ndarray, *, aggregation: floa
     pos[:, 0] = start_obs[:, :2]
     every = 1 if aggregation is not None else H
     chunks: dict[int, np.ndarray] = {}                     # query step -> [B, H, 2]
+    diverged = np.zeros(B, dtype=bool)
     for t in range(T - 1):
         if t % every == 0:
             obs = task.observation_at(pos[:, t], start_obs).astype(np.float32)
@@ -313,8 +335,11 @@ def rollout(task: PaperTask, policy, start_obs: np.ndarray, *, aggregation: floa
             w = np.exp(-aggregation * np.arange(len(live)))
             action = sum(wi * chunks[s][:, t - s] for wi, s in zip(w, live, strict=True))
             action = action / w.sum()
-        pos[:, t + 1] = pos[:, t] + action
-    return pos
+        step = pos[:, t] + action / task.action_scale
+        bad = ~np.all(np.isfinite(step) & (np.abs(step) <= DIVERGED), axis=1)
+        diverged |= bad
+        pos[:, t + 1] = np.where(diverged[:, None], pos[:, t], step)
+    return (pos, diverged) if return_diverged else pos
 
 
 def deltas(paths: np.ndarray) -> np.ndarray:
@@ -322,6 +347,12 @@ def deltas(paths: np.ndarray) -> np.ndarray:
     d = np.zeros_like(paths)
     d[..., :-1, :] = np.diff(paths, axis=-2)
     return d
+
+
+def _pad_episode(d: np.ndarray, horizon: int) -> np.ndarray:
+    """``[..., T + H - 1, 2]``: the deltas followed by zeros (the episode has ended)."""
+    pad = np.zeros((*d.shape[:-2], horizon - 1, 2))
+    return np.concatenate([d, pad], axis=-2)
 
 
 def _noise_factor(T: int, length_scale: float) -> np.ndarray:

@@ -8,13 +8,16 @@ a state) and a `RobotTask` (simulator, expert, rollout classifier):
 - `MultiReach` ("multi_reach"): ``K`` equally valid targets;
 - `PushAround` ("push_around"): push a block past an obstacle on either side;
 - `AlohaTransferCube` ("aloha_transfer_cube"): ALOHA bimanual transfer-cube from
-  `gym-aloha`'s MJCF, either arm may pick the cube (reduced version, see docs/robot.md).
+  `gym-aloha`'s MJCF: either arm picks and lifts the cube, joint-space control (the
+  hand-over is left out; see the module and docs/robot.md).
 
 `rollout` runs closed-loop episodes with chunking and temporal ensembling.
 Importing this package imports MuJoCo; `validation.tasks.make_task` imports it lazily.
 """
 
+from validation.tasks.robot.aloha import AlohaTransferCube
 from validation.tasks.robot.multi_reach import MultiReach
+from validation.tasks.robot.push_around import PushAround
 from validation.tasks.robot.reach_around import ReachAround
 from validation.tasks.robot.rollout import (
     Rollouts,
@@ -25,6 +28,6 @@ from validation.tasks.robot.rollout import (
 from validation.tasks.robot.scene import Outcome, RobotTask, load_model
 
 __all__ = [
-    "MultiReach", "Outcome", "ReachAround", "RobotTask", "Rollouts", "expert_rollouts",
-    "load_model", "policy_rollouts", "run_closed_loop",
+    "AlohaTransferCube", "MultiReach", "Outcome", "PushAround", "ReachAround", "RobotTask",
+    "Rollouts", "expert_rollouts", "load_model", "policy_rollouts", "run_closed_loop",
 ]

@@ -21,11 +21,13 @@ is a stall; both are bridge behaviour.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
 from theory import _args
-from validation.tasks.robot.scene import Outcome, RobotTask, first_crossing_side, polyline_waypoints
+from validation.tasks.robot.scene import Outcome, RobotTask, first_crossing_side
 
 _BLOCK_R, _PUSHER_R = 0.1, 0.05
 _GOAL = np.array([0.9, 0.0])
@@ -64,29 +66,48 @@ class PushAround(RobotTask):
         b = np.array([-0.7, 0.0]) + rng.uniform(-0.05, 0.05, size=(n, 2))
         return np.concatenate([p, b, np.zeros((n, 4))], axis=1)
 
-    def _set_point(self, pusher: np.ndarray, block: np.ndarray, mode: int) -> np.ndarray:
-        """The pushing rule: the pusher's next set-point (absolute) for one state."""
-        via = np.array([0.0, self.via if mode == 0 else -self.via])
-        verts = [via[None], _GOAL[None]] if block[0] < 0 else [_GOAL[None]]
-        look = polyline_waypoints(block[None], verts, 0.25, 1)[0, 0]
-        to_goal = look - block
-        if np.linalg.norm(to_goal) < 1e-3:          # at the goal: hold still
-            return pusher.copy()
-        u = to_goal / np.linalg.norm(to_goal)
-        contact = block - u * (_BLOCK_R + _PUSHER_R)
-        rel = pusher - block
-        behind = np.dot(rel, -u) / max(np.linalg.norm(rel), 1e-9)   # cos of angle to -u
-        if behind > 0.95:
-            aim = contact + u * self.push_step * 1.5    # push through the contact point
-        elif behind > 0.0:
-            aim = block - u * (_BLOCK_R + _PUSHER_R + 0.03)
-        else:                                           # in front: go around the side
-            normal = np.array([-u[1], u[0]])
-            side = 1.0 if np.dot(rel, normal) >= 0 else -1.0
-            aim = block + side * normal * (_BLOCK_R + _PUSHER_R + 0.1) - u * 0.1
-        move = aim - pusher
-        dist = np.linalg.norm(move)
-        return pusher + (move if dist <= self.push_step else move * self.push_step / dist)
+    def _set_point(self, px: float, py: float, bx: float, by: float, mode: int
+                   ) -> tuple[float, float]:
+        """The pushing rule: the pusher's next set-point (absolute) for one state.
+
+        Scalar arithmetic in plain Python on purpose: it runs once per simulated control
+        step inside `expert_chunks`, where NumPy's per-call overhead dominated.
+        """
+        vy = self.via if mode == 0 else -self.via
+        # Look-ahead point 0.25 along the block's path b -> (0, vy) -> goal (-> goal past x=0).
+        look = 0.25
+        if bx < 0:
+            d1 = math.hypot(-bx, vy - by)
+            if d1 >= look:
+                lx, ly = bx + look * (-bx) / d1, by + look * (vy - by) / d1
+            else:
+                d2 = math.hypot(_GOAL[0], _GOAL[1] - vy)
+                f = min(look - d1, d2) / d2
+                lx, ly = f * _GOAL[0], vy + f * (_GOAL[1] - vy)
+        else:
+            d = math.hypot(_GOAL[0] - bx, _GOAL[1] - by)
+            f = min(look, d) / max(d, 1e-12)
+            lx, ly = bx + f * (_GOAL[0] - bx), by + f * (_GOAL[1] - by)
+        norm = math.hypot(lx - bx, ly - by)
+        if norm < 1e-3:                                  # at the goal: hold still
+            return px, py
+        ux, uy = (lx - bx) / norm, (ly - by) / norm
+        reach = _BLOCK_R + _PUSHER_R
+        rx, ry = px - bx, py - by
+        behind = -(rx * ux + ry * uy) / max(math.hypot(rx, ry), 1e-9)   # cos angle to -u
+        if behind > 0.95:                                # push through the contact point
+            depth = reach - 1.5 * self.push_step
+            ax, ay = bx - ux * depth, by - uy * depth
+        elif behind > 0.0:                               # swing round to the contact point
+            ax, ay = bx - ux * (reach + 0.03), by - uy * (reach + 0.03)
+        else:                                            # in front: go around the side
+            side = 1.0 if rx * -uy + ry * ux >= 0 else -1.0
+            ax = bx - side * uy * (reach + 0.1) - ux * 0.1
+            ay = by + side * ux * (reach + 0.1) - uy * 0.1
+        mx, my = ax - px, ay - py
+        dist = math.hypot(mx, my)
+        scale = 1.0 if dist <= self.push_step else self.push_step / dist
+        return px + scale * mx, py + scale * my
 
     def expert_chunks(self, obs: np.ndarray, mode: int) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float64)
@@ -95,9 +116,9 @@ class PushAround(RobotTask):
         for i, o in enumerate(obs):
             self.set_state(data, o)
             for t in range(self.horizon):
-                target = self._set_point(data.qpos[0:2].copy(), data.qpos[2:4].copy(), mode)
-                out[i, t] = target
-                self.step(data, target)
+                q = data.qpos
+                out[i, t] = self._set_point(q[0], q[1], q[2], q[3], mode)
+                self.step(data, out[i, t])
         return (out - obs[:, None, 0:2]).reshape(obs.shape[0], self.chunk_dim)
 
     def outcome(self, positions: np.ndarray, collided: bool, final_obs: np.ndarray) -> Outcome:

@@ -37,6 +37,7 @@ class Rollouts:
     Attributes:
         outcomes: one `Outcome` per episode.
         observations: ``[E, T + 1, obs_dim]`` the visited states.
+        paths: ``[E, T + 1, 2]`` the tracked body's positions (what `outcome` reads).
         sim_steps: physics steps taken; seconds: wall time of the loop (policy included).
         demo_obs, demo_actions, demo_modes: the expert's recorded (state, chunk, mode)
             triples (`expert_rollouts(record=True)`), else None.
@@ -44,6 +45,7 @@ class Rollouts:
 
     outcomes: tuple[Outcome, ...]
     observations: np.ndarray
+    paths: np.ndarray
     sim_steps: int
     seconds: float
     demo_obs: np.ndarray | None = None
@@ -51,7 +53,7 @@ class Rollouts:
     demo_modes: np.ndarray | None = None
 
     def summary(self, n_modes: int, confidence: float = 0.95) -> dict:
-        """Success, mode frequencies, bridge/collision/stall rates with Clopper-Pearson intervals."""
+        """Success, mode frequencies, bridge/collision/stall rates, Clopper-Pearson intervals."""
         from numerics import clopper_pearson
 
         E = len(self.outcomes)
@@ -121,9 +123,9 @@ def run_closed_loop(task: RobotTask, chunk_fn: ChunkFn, initial_obs: np.ndarray,
         for e in range(E):
             collided[e] |= task.step(datas[e], target[e])
             states[e, t + 1] = task.observe(datas[e], extras[e])
-    outcomes = tuple(task.outcome(task.tracked_position(states[e]), bool(collided[e]),
-                                  states[e, -1]) for e in range(E))
-    return Rollouts(outcomes=outcomes, observations=states,
+    paths = task.tracked_position(states)
+    outcomes = tuple(task.outcome(paths[e], bool(collided[e]), states[e, -1]) for e in range(E))
+    return Rollouts(outcomes=outcomes, observations=states, paths=paths,
                     sim_steps=E * T * task.substeps, seconds=time.perf_counter() - start)
 
 
@@ -166,7 +168,7 @@ def expert_rollouts(task: RobotTask, n_episodes: int, rng: np.random.Generator, 
                            observer=observer if record else None)
     if not record:
         return roll
-    return Rollouts(outcomes=roll.outcomes, observations=roll.observations,
+    return Rollouts(outcomes=roll.outcomes, observations=roll.observations, paths=roll.paths,
                     sim_steps=roll.sim_steps, seconds=roll.seconds,
                     demo_obs=np.concatenate(rec_obs), demo_actions=np.concatenate(rec_act),
                     demo_modes=np.concatenate(rec_mode))

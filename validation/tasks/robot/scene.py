@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import importlib.resources
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import mujoco
 import numpy as np
@@ -27,7 +27,7 @@ from theory import _args
 from validation.tasks.base import Demonstrations, Task, _seed, check_rho_noise
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_path(name: str) -> str:
     """Filesystem path of ``validation/tasks/assets/<name>`` (shipped as package data)."""
     path = importlib.resources.files("validation.tasks") / "assets" / name
@@ -86,8 +86,9 @@ class RobotTask(Task):
 
     Class attributes: ``asset`` (MJCF file), ``n_extra`` (episode constants appended to
     the observation), ``max_steps`` (control steps per episode), ``substeps`` (physics
-    steps per control step), ``forbidden`` (geoms, e.g. obstacles, that nothing may touch: any contact with one is
-    a collision), ``tracked_body`` (the body whose path `outcome` reads).
+    steps per control step), ``forbidden`` (geoms, e.g. obstacles, that nothing may
+    touch: any contact with one is a collision), ``tracked_body`` (the body whose path
+    `outcome` reads).
     """
 
     asset: str
@@ -105,13 +106,13 @@ class RobotTask(Task):
         if self.weights.size != self.n_modes:
             raise ValueError(f"weights must have {self.n_modes} entries, got {self.weights.size}")
         self.obs_dim = self.model.nq + self.model.nv + self.n_extra
-        self._forbidden = np.asarray([self.model.geom(g).id for g in self.forbidden])
+        self._forbidden = tuple(self.model.geom(g).id for g in self.forbidden)
         self._tracked = self.model.body(self.tracked_body).id
-        self._tracked_qpos = slice(int(self.model.jnt_qposadr[self.model.body_jntadr[
-            self._tracked]]), int(self.model.jnt_qposadr[self.model.body_jntadr[self._tracked]]) + 2)
+        first = int(self.model.jnt_qposadr[self.model.body_jntadr[self._tracked]])
+        self._tracked_qpos = slice(first, first + 2)
         # rho must keep the tolerance balls disjoint at every decision state: checked on a
         # fixed sample of initial states (the evaluation distribution of the checks).
-        probe = self._sample_obs(256, np.random.default_rng(12345))
+        probe = self._sample_obs(64, np.random.default_rng(12345))
         self.rho, self.noise = check_rho_noise(rho, noise, float(self.separation(probe).min()))
 
     # ------------------------------------------------------------------ simulator
@@ -150,8 +151,9 @@ class RobotTask(Task):
         hit = False
         for _ in range(self.substeps):
             mujoco.mj_step(self.model, data)
-            if not hit and self._forbidden.size and data.ncon:
-                hit = bool(np.isin(data.contact.geom[:data.ncon], self._forbidden).any())
+            if not hit and data.ncon and self._forbidden:
+                geoms = data.contact.geom[:data.ncon]
+                hit = any((geoms == g).any() for g in self._forbidden)
         return hit
 
     def tracked_position(self, obs: np.ndarray) -> np.ndarray:

@@ -1,0 +1,7 @@
+"""``python -m validation ...`` is ``modebound ...``."""
+
+import sys
+
+from validation.cli import main
+
+sys.exit(main())
