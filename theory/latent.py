@@ -11,9 +11,9 @@ and, where the result has a closed form, SymPy symbols (expression out). The fun
 that invert a transcendental equation (``kl_tv_bound_exact``, ``fano_min_error``,
 ``min_prior_coverage``, the exact forms of L3's consequences) have no closed form and
 raise ``TypeError`` on SymPy input; their defining equations are in the docstrings and
-in ``docs/theory-latent.md``.
+in ``docs/theory.md (Part L)``.
 
-Extensions beyond the paper (proved in ``docs/theory-latent.md``): the exact
+Extensions beyond the paper (proved in ``docs/theory.md (Part L)``): the exact
 KL-to-TV curve ``kl_tv_bound_exact`` (tight, and it needs only the rate, not a pointwise
 KL bound); the exact identity behind mode averaging; the global proof of the L4
 threshold; the output-noise form of L6.
@@ -282,7 +282,7 @@ def min_kl_for_tv(tv: Any) -> Any:
 
     the least value of ``max(KL(P||R), KL(Q||R))`` -- indeed of the average
     ``(KL(P||R) + KL(Q||R)) / 2`` -- over all ``P, Q, R`` with ``TV(P, Q) = t``
-    (``docs/theory-latent.md``, L3-exact; attained by ``P, Q = Bernoulli((1 +- t)/2)``,
+    (``docs/theory.md (Part L)``, L3-exact; attained by ``P, Q = Bernoulli((1 +- t)/2)``,
     ``R = Bernoulli(1/2)``). ``f(1) = log 2``.
 
     Args:
@@ -408,7 +408,7 @@ def collapse_threshold(separation: Any, sigma: Any) -> Any:
 
     the linear-VAE condition "variance <= beta sigma^2" (Lucas et al. 2019; Dang et al.
     2024) with the modes' variance ``(Delta/2)^2``. Proof (global, our extension) in
-    ``docs/theory-latent.md``.
+    ``docs/theory.md (Part L)``.
 
     Args:
         separation: ``Delta > 0``; ``sigma``: decoder noise std ``> 0``; broadcastable.

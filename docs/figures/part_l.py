@@ -1,4 +1,4 @@
-"""Render the proof-check figures of Part L (docs/theory-latent.md).
+"""Render the proof-check figures of Part L (docs/theory.md (Part L)).
 
     .venv/bin/python docs/figures/part_l.py
 

@@ -351,7 +351,7 @@ def test_l4_global_collapse_inequality_on_a_grid():
 
 def test_l4_global_collapse_inequality_proof():
     # F(s) = log(1 + s) - 1 + G(s) >= 0, G(s) = (1 + 2s)^(-1/2) exp(-s^2 / (1 + 2s)),
-    # proved in three pieces (docs/theory-latent.md, L4).
+    # proved in three pieces (docs/theory.md (Part L), L4).
     # (a) s in (0, 0.2]: F >= P(s), a polynomial from one-sided Taylor bounds; P/s^3 is
     #     5/6 at 0 and its smallest positive root lies beyond 0.2.
     s = sp.Symbol("s", positive=True)

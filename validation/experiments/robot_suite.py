@@ -499,4 +499,6 @@ def plot_suite(results: dict, out_dir: Path) -> list[Path]:
     paths = []
     for draw in (plot_rollout_outcomes, plot_trajectories, plot_chunk_masses, plot_beta_sweep):
         paths += draw(results, out_dir)
-    return paths
+    # Media (--render) are made by run_suite; list the contact sheets with the figures.
+    return paths + [Path(m) for m in results.get("media", [])
+                    if m.endswith(".png") and Path(m).is_file()]
