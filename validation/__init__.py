@@ -1,1 +1,2 @@
-"""modebound.validation: trains real policies on synthetic and MuJoCo tasks and checks every bound."""
+"""modebound.validation: trains real policies on synthetic and MuJoCo tasks and checks
+every bound against them."""

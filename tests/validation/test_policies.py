@@ -94,7 +94,9 @@ def test_gmm_recovers_both_fork_modes(test_size):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,hyper", [("flow", {}), ("diffusion", {}),
-                                        ("diffusion", {"sampler": "ddpm"})])
+                                        ("diffusion", {"sampler": "ddpm"}),
+                                        ("diffusion", {"n_sampling_steps": 100,
+                                                       "clip_sample": 3.0})])
 def test_action_generators_learn_and_cover_both_modes(fork, test_size, kind, hyper):
     task, demo = fork
     steps = 3000 if test_size == "reduced" else 8000
@@ -160,6 +162,8 @@ TRANSPORTS = [
     ("flow", {"solver": "heun", "n_steps": 3}),
     ("diffusion", {"sampler": "ddim", "n_train_steps": 20, "n_sampling_steps": 5}),
     ("diffusion", {"sampler": "ddpm", "n_train_steps": 8}),
+    ("diffusion", {"sampler": "ddim", "n_train_steps": 20, "n_sampling_steps": 20,
+                   "clip_sample": 3.0}),
     ("cvae", {"latent_dim": 3}),
 ]
 
@@ -208,7 +212,11 @@ def _exact_linear_norm(policy, obs):
 @pytest.mark.parametrize("kind,hyper", [("flow", {"n_steps": 3}), ("flow", {"solver": "heun"}),
                                         ("cvae", {"latent_dim": 3}),
                                         ("diffusion", {"n_train_steps": 20,
-                                                       "n_sampling_steps": 4})])
+                                                       "n_sampling_steps": 4}),
+                                        # clip range far outside the data: the map stays linear
+                                        ("diffusion", {"n_train_steps": 20,
+                                                       "n_sampling_steps": 4,
+                                                       "clip_sample": 1e6})])
 def test_certificate_and_lower_bound_bracket_exact_norm_of_linear_maps(fork, kind, hyper):
     task, _ = fork
     policy = _affine_policy(kind, task, **hyper)

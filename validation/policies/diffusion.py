@@ -26,6 +26,14 @@ there (valid, not tight). The same amplification (``1/sqrt(abar_t)``, ~2000 at
 ``t = T - 1``) multiplies the network's epsilon error, which is why DDIM starts at
 ``t = (S - 1) k`` (``abar ~ 0.02`` for ``S = 10``) rather than at ``T - 1``; DDPM and
 DDIM with ``S = T`` visit ``T - 1`` and are noisier for it.
+
+``clip_sample = c`` (DDIM only) clips the predicted clean chunk
+``x0 = (x - sqrt(1 - abar) eps) / sqrt(abar)`` to ``[-c, c]`` before the step
+``x' = sqrt(abar') x0 + sqrt(1 - abar') eps``, as Diffusion Policy and diffusers do
+(``clip_sample=True``): it bounds the ``1/sqrt(abar)`` amplification at ``t = T - 1``, so
+DDIM with ``S = T`` (the paper's DDIM-100) stays on the data. Clipping is 1-Lipschitz, so a
+step keeps the certificate ``sqrt(abar'/abar) (1 + sqrt(1 - abar) l) + sqrt(1 - abar') l``
+(the two ``eps`` terms no longer combine into one ``B``).
 """
 
 from __future__ import annotations
@@ -72,8 +80,14 @@ class DiffusionPolicy(TransportPolicy):
                  sampler: str = "ddim", n_sampling_steps: int = 10,
                  hidden: tuple[int, ...] = (256, 256), activation: str = "silu",
                  time_dim: int = 16, spectral_norm: bool = False,
-                 lipschitz_scale: float | None = None):
+                 lipschitz_scale: float | None = None, clip_sample: float | None = None):
         super().__init__(obs_dim, chunk_dim)
+        if clip_sample is not None:
+            if sampler != "ddim":
+                raise ValueError("clip_sample is implemented for sampler='ddim' only, "
+                                 f"got sampler={sampler!r}")
+            clip_sample = float(_args.positive(clip_sample, "clip_sample"))
+        self.clip_sample = clip_sample
         self.n_train_steps = _args.integer_at_least(n_train_steps, "n_train_steps", 2)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
@@ -134,10 +148,25 @@ class DiffusionPolicy(TransportPolicy):
         x = blocks[0]
         for j, (t, A, B, s) in enumerate(self._coefficients):
             tt = torch.full(x.shape[:-1], t, device=x.device)
+            if self.clip_sample is not None:
+                x = self._clipped_ddim_step(x, self.epsilon(x, tt, o), j)
+                continue
             x = A * x + B * self.epsilon(x, tt, o)
             if s > 0:
                 x = x + s * blocks[j + 1]
         return x
+
+    def _clipped_ddim_step(self, x: torch.Tensor, eps: torch.Tensor, j: int) -> torch.Tensor:
+        a, a_prev = self._ddim_alpha_bars(j)
+        x0 = ((x - math.sqrt(1 - a) * eps) / math.sqrt(a)).clamp(-self.clip_sample,
+                                                                 self.clip_sample)
+        return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+
+    def _ddim_alpha_bars(self, j: int) -> tuple[float, float]:
+        """``(abar_t, abar_t')`` of DDIM step ``j`` (``abar' = 1`` after the last step)."""
+        ts = [t for t, *_ in self._coefficients]
+        a = self._alpha_bars64[ts[j]]
+        return a, (self._alpha_bars64[ts[j + 1]] if j + 1 < len(ts) else 1.0)
 
     def certified_lipschitz(self, method: str = "fast-certified"):
         """Upper bound on ``Lip(noise -> a)`` for every observation (THEORY T6), see module.
@@ -151,7 +180,13 @@ class DiffusionPolicy(TransportPolicy):
 
         start = time.perf_counter()
         net = certify_network(self.eps_net, self.chunk_dim, method)
-        if self.sampler == "ddim":
+        if self.clip_sample is not None:
+            value, sampler_method = 1.0, "ddim-clipped-product"
+            for j in range(len(self._coefficients)):
+                a, a_prev = self._ddim_alpha_bars(j)
+                value *= (math.sqrt(a_prev / a) * (1 + math.sqrt(1 - a) * net.value)
+                          + math.sqrt(1 - a_prev) * net.value)
+        elif self.sampler == "ddim":
             path = [self._alpha_bars64[t] for t, *_ in self._coefficients] + [1.0]
             flow = flow_lipschitz_upper(lambda t: net.value, self.n_sampling_steps, "ddim",
                                         alpha_bars=path)
