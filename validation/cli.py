@@ -99,13 +99,20 @@ def _validate(args) -> int:
                          render=args.render, progress=not args.no_progress,
                          cache_dir=args.cache)
     run_suite, plot_suite = suite_functions(args.suite)
+    start = time.perf_counter()
+    previous = os.environ.get(PLANT_ENV)
     if args.plant_wrong_bound:
         os.environ[PLANT_ENV] = "1"
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-    start = time.perf_counter()
-    # Configuration is validated above; an exception from here on is a bug, and its
-    # traceback is what a bug report needs.
-    results = run_suite(config)
+    try:
+        # Configuration is validated above; an exception from here on is a bug, and its
+        # traceback is what a bug report needs.
+        results = run_suite(config)
+    finally:
+        # main() may be called in-process (tests, notebooks): do not leak the plant.
+        if previous is None:
+            os.environ.pop(PLANT_ENV, None)
+        else:
+            os.environ[PLANT_ENV] = previous
     if args.plant_wrong_bound and not any("PLANTED" in n for n in results.get("notes", [])):
         results.setdefault("notes", []).insert(
             0, f"A WRONG BOUND IS PLANTED ({PLANT_ENV}): FAIL verdicts are expected.")

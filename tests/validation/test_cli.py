@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_planted_wrong_bound_reports_fail(smoke_run, monkeypatch, capsys):
                      str(root / "planted"), "--no-progress", "--cache", str(root / "cache"),
                      "--plant-wrong-bound"])
     assert code == cli.EXIT_FAILED_CHECK == 3
+    assert PLANT_ENV not in os.environ           # the plant does not leak past the run
     report = (root / "planted" / "report.md").read_text()
     assert "FAILED checks" in report and "| FAIL |" in report and "PLANTED" in report
     assert "report:" in capsys.readouterr().out
