@@ -28,9 +28,9 @@ from validation.experiments import labelled, sweep, train_policy
 SIZES = {
     "smoke": dict(horizons=(1, 4), hidden=(16, 16), steps=150, n_demos=512, n_obs=4,
                   n_samples=128, seeds=(0,)),
-    "reduced": dict(horizons=(1, 2, 4, 8, 16), hidden=(64, 64), steps=1000, n_demos=4096,
+    "reduced": dict(horizons=(1, 2, 4, 8, 16), hidden=(128, 128), steps=4000, n_demos=4096,
                     n_obs=8, n_samples=400, seeds=(0,)),
-    "full": dict(horizons=(1, 2, 4, 8, 16, 32), hidden=(128, 128), steps=5000, n_demos=16384,
+    "full": dict(horizons=(1, 2, 4, 8, 16, 32), hidden=(256, 256), steps=10000, n_demos=16384,
                  n_obs=16, n_samples=1000, seeds=(0, 1, 2)),
 }
 
@@ -43,8 +43,8 @@ class ChunkSweepConfig:
     clearance: float = 0.5
     lipschitz_scale: float = 0.5
     n_steps: int = 8
-    hidden: tuple[int, ...] = (64, 64)
-    steps: int = 1000
+    hidden: tuple[int, ...] = (128, 128)
+    steps: int = 4000
     n_demos: int = 4096
     n_obs: int = 8
     n_samples: int = 400

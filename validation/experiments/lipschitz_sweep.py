@@ -42,9 +42,9 @@ SIZES = {
                   hidden=(16, 16), steps=150, n_demos=512, n_obs=4, n_samples=128, seeds=(0,)),
     "reduced": dict(variants=("flow-sn-0.5", "flow-sn-1", "flow-sn-4", "flow-free",
                               "diffusion-ddim-2", "diffusion-ddim-10", "cvae", "cvae-wd"),
-                    hidden=(64, 64), steps=1000, n_demos=4096, n_obs=12, n_samples=400,
+                    hidden=(128, 128), steps=4000, n_demos=4096, n_obs=12, n_samples=400,
                     seeds=(0,)),
-    "full": dict(variants=tuple(VARIANTS), hidden=(128, 128), steps=5000, n_demos=16384,
+    "full": dict(variants=tuple(VARIANTS), hidden=(256, 256), steps=10000, n_demos=16384,
                  n_obs=32, n_samples=1000, seeds=(0, 1, 2)),
 }
 
@@ -55,8 +55,8 @@ class LipschitzSweepConfig:
 
     variants: tuple[str, ...] = SIZES["reduced"]["variants"]
     task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
-    hidden: tuple[int, ...] = (64, 64)
-    steps: int = 1000
+    hidden: tuple[int, ...] = (128, 128)
+    steps: int = 4000
     n_demos: int = 4096
     n_obs: int = 12
     n_samples: int = 400
