@@ -6,7 +6,7 @@ never imported by numeric calls. Run:
 
     .venv/bin/python benchmarks/theory_speed.py
 
-Prints a Markdown table (medians over repeats) to paste into benchmarks/RESULTS-theory.md.
+Prints a Markdown table (medians over repeats) to paste into benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations

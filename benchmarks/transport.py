@@ -2,7 +2,7 @@
 ``ot.emd2`` call in the same process, and sliced vs exact (time and value).
 
 Run: ``.venv/bin/python benchmarks/transport.py [--sizes 1000 2000 5000] [--repeats 3]``.
-Prints a Markdown table (paste into benchmarks/RESULTS-numerics.md). Timings are ratios
+Prints a Markdown table (paste into benchmarks/RESULTS.md). Timings are ratios
 against the reference run in the same process; absolute seconds depend on the machine.
 """
 

@@ -56,7 +56,7 @@ def fast_certified(
         tolerance: a stage ends when the objective changes by less than
             ``tolerance * rho_start`` per iteration. The default 1e-4 trades about 1%
             of tightness on deep nets for speed; 1e-6 is the benchmark's "tight"
-            setting (benchmarks/RESULTS-lipschitz.md).
+            setting (benchmarks/RESULTS.md).
         max_seconds: stop optimising after this long (the best certified point so far
             is returned; certification time is not counted).
 
