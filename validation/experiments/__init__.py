@@ -35,6 +35,16 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def sized_config(cls, sizes: dict[str, dict], size: str, seed: int, overrides: dict):
+    """``cls`` at one of the named ``sizes`` ("smoke", "reduced", "full"), its seeds
+    offset by ``seed`` and any field replaced by ``overrides``; ValueError on a bad size."""
+    if size not in sizes:
+        raise ValueError(f"size must be one of {sorted(sizes)}, got {size!r}")
+    params = dict(sizes[size])
+    params["seeds"] = tuple(seed + s for s in params["seeds"])
+    return cls(**{**params, **overrides})
+
+
 def sweep(name: str, configs: Sequence[Any], run: Callable[[Any], dict], cache_dir: Path,
           progress: bool = False) -> list[dict]:
     """``[run(c) for c in configs]``, each run cached (`validation.cache.run_cached`).

@@ -36,7 +36,7 @@ from validation.checks import (
     measure_transport,
     transport_checks_from,
 )
-from validation.experiments import labelled, sweep, train_policy
+from validation.experiments import labelled, sized_config, sweep, train_policy
 
 # Squared error summed over the chunk = Gaussian likelihood with 2 sigma^2 = 1.
 SIGMA = math.sqrt(0.5)
@@ -73,11 +73,7 @@ class BetaSweepConfig:
 
     @classmethod
     def for_size(cls, size: str, seed: int = 0, **overrides) -> BetaSweepConfig:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
-        params = dict(SIZES[size])
-        params["seeds"] = tuple(seed + s for s in params["seeds"])
-        return cls(**{**params, **overrides})
+        return sized_config(cls, SIZES, size, seed, overrides)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import labelled, sweep, train_policy
+from validation.experiments import labelled, sized_config, sweep, train_policy
 
 SIZES = {
     "smoke": dict(horizons=(1, 4), hidden=(16, 16), steps=150, n_demos=512, n_obs=4,
@@ -55,11 +55,7 @@ class ChunkSweepConfig:
 
     @classmethod
     def for_size(cls, size: str, seed: int = 0, **overrides) -> ChunkSweepConfig:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
-        params = dict(SIZES[size])
-        params["seeds"] = tuple(seed + s for s in params["seeds"])
-        return cls(**{**params, **overrides})
+        return sized_config(cls, SIZES, size, seed, overrides)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import labelled, sweep, train_policy
+from validation.experiments import labelled, sized_config, sweep, train_policy
 
 # (kind, hyper-parameters, weight decay): the sizes below pick from these.
 VARIANTS: dict[str, tuple[str, tuple, float]] = {
@@ -68,11 +68,7 @@ class LipschitzSweepConfig:
     @classmethod
     def for_size(cls, size: str, seed: int = 0, **overrides) -> LipschitzSweepConfig:
         """The sweep at "smoke", "reduced" or "full" size, seeds offset by ``seed``."""
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
-        params = dict(SIZES[size])
-        params["seeds"] = tuple(seed + s for s in params["seeds"])
-        return cls(**{**params, **overrides})
+        return sized_config(cls, SIZES, size, seed, overrides)
 
 
 @dataclass(frozen=True)
