@@ -8,6 +8,7 @@ every figure from ``results.json`` without rerunning anything.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -44,6 +45,9 @@ def save_figure(fig, out_dir: Path, name: str) -> list[Path]:
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    # The PDF backend subsets fonts with fontTools, which logs a harmless warning about
+    # the font's 1970s timestamp on every figure; keep the user's terminal clean.
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
     for p in paths:
         fig.savefig(p)
     return paths
