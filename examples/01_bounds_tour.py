@@ -1,4 +1,4 @@
-"""A tour of the bounds (THEORY.md Part T): how much mass can an L-Lipschitz policy put on each mode?
+"""A tour of the bounds (THEORY.md Part T): how much mass can an L-Lipschitz policy put on a mode?
 
 Run: .venv/bin/python examples/01_bounds_tour.py   (pure NumPy/SciPy/SymPy, < 2 s)
 
@@ -29,7 +29,7 @@ ratios = np.array([1.0, 2.0, 4.0])        # Delta / L
 upper = np.array([theory.max_weighted_coverage(1.0, r, np.ones(3) / 3) / 3 for r in ratios])
 # Achievable side: the shrunk simplicial cones pushed onto 3 point modes (Kirszbraun).
 achievable = theory.achievable_mode_mass(1.0, ratios, 3)
-for r, lo, hi in zip(ratios, achievable, upper):
+for r, lo, hi in zip(ratios, achievable, upper, strict=True):
     print(f"T3 K=3 Delta/L={r:.0f}: achievable {lo:.4f} <= best min mass <= {hi:.4f}")
 
 # T4: covering both modes evenly with a 1-Lipschitz map leaves mass on the bridge.
@@ -51,9 +51,11 @@ for H in (1, 4, 16):
 Ls, Ds = sp.symbols("L Delta", positive=True)
 print("T2 in LaTeX:", sp.latex(theory.max_mode_mass(Ls, Ds)))
 
-# The registry: every proposition with its statement and reference.
+# The registry: every proposition by id; each holds its SymPy statement and reference.
 for pid, prop in theory.PROPOSITIONS.items():
-    print(f"{pid:3s} {prop.title}")
+    print(f"registry {pid}: {prop.title}")
+print("T2 statement:", theory.PROPOSITIONS["T2"].latex())
+print("T2 reference:", theory.PROPOSITIONS["T2"].reference)
 
 # Tightness, by Monte Carlo: T(x) = clip(L x_1, -Delta/2, Delta/2) puts Phi(-Delta/(2L))
 # on each end point; count samples that land exactly on the mode +Delta/2.

@@ -27,7 +27,7 @@ print(f"L4 collapse_threshold(Delta={DELTA}, sigma^2=0.1) = {beta_star:.6f}")
 u = np.linspace(0.0, 6.0, 3001)
 betas = np.linspace(2.0, 14.0, 13)
 best_u = np.array([u[np.argmin(theory.collapse_objective(u, b, DELTA, SIGMA))] for b in betas])
-for b, ub in zip(betas, best_u):
+for b, ub in zip(betas, best_u, strict=True):
     print(f"L4 beta={b:5.1f}: argmin_u J = {ub:.3f}")
 first_collapsed = betas[np.argmax(best_u == 0.0)]
 print(f"L4 grid: first beta with u* = 0 is {first_collapsed:.1f}")
@@ -35,8 +35,12 @@ print(f"L4 grid: first beta with u* = 0 is {first_collapsed:.1f}")
 # Numeric thresholds from the reduced objective for the squared and the L1 (ACT) loss.
 print(f"numerics.collapse_threshold(loss='l2') = "
       f"{numerics.collapse_threshold(DELTA, SIGMA, loss='l2'):.4f}")
+# L1 with two equal-weight modes: beta* = inf, because the collapsed decoder (a weighted
+# median) is not unique, so no beta makes u = 0 the unique optimum; unequal weights fix it.
 print(f"numerics.collapse_threshold(loss='l1') = "
       f"{numerics.collapse_threshold(DELTA, SIGMA, loss='l1'):.4f}")
+print(f"numerics.collapse_threshold(loss='l1', weights=(0.6, 0.4)) = "
+      f"{numerics.collapse_threshold(DELTA, SIGMA, loss='l1', weights=(0.6, 0.4)):.4f}")
 
 # ACT's loss convention: its kl_weight=10 is, per Laplace chunk likelihood, 10 * 100 * 14.
 print(f"ACT effective KL weight (10, H=100, action_dim=14) = "

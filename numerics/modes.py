@@ -31,7 +31,7 @@ from scipy.spatial import cKDTree
 from theory import _args
 
 __all__ = [
-    "ModeMasses", "assign_modes", "mode_masses", "modes_from_demonstrations",
+    "ModeMasses", "assign_modes", "mode_masses", "masses_from_labels", "modes_from_demonstrations",
     "clopper_pearson", "BoundCheck", "check_proportion_bound", "check_interval_bound",
 ]
 
@@ -227,7 +227,32 @@ class ModeMasses:
         return float(stats.entropy(self.counts / total))
 
 
-def mode_masses(labels: Any, n_modes: int, confidence: float = 0.95) -> ModeMasses:
+def mode_masses(samples: Any, modes: Any, rho: float | None = None,
+                confidence: float = 0.95) -> ModeMasses:
+    """Mode and bridge masses of samples, with Clopper-Pearson intervals.
+
+    ``mode_masses(samples, modes, rho)`` assigns the samples first
+    (``assign_modes(samples, modes, rho)``: centres ``[K, D]`` or ``[B, K, D]``, or point
+    sets); ``mode_masses(labels, K)`` counts labels that `assign_modes` already made.
+    See `masses_from_labels` for the intervals.
+
+    Args:
+        samples: samples ``[n, D]`` / ``[B, n, D]``, or int labels when ``modes`` is an int.
+        modes: mode centres or point sets (as in `assign_modes`), or ``K``.
+        rho: mode tolerance (samples farther than ``rho`` from every mode are bridge).
+        confidence: level of each interval, in ``(0, 1)``.
+    """
+    if isinstance(modes, (int, np.integer)) and not isinstance(modes, (bool, np.bool_)):
+        if rho is not None:
+            raise ValueError("rho applies to samples, not to labels: with modes=K (an int) "
+                             "pass labels from assign_modes and no rho")
+        return masses_from_labels(samples, int(modes), confidence)
+    labels = assign_modes(samples, modes, rho)
+    n_modes = len(modes) if isinstance(modes, (list, tuple)) else as_numpy(modes, "modes").shape[-2]
+    return masses_from_labels(labels, n_modes, confidence)
+
+
+def masses_from_labels(labels: Any, n_modes: int, confidence: float = 0.95) -> ModeMasses:
     """Mode and bridge masses of labelled samples, with Clopper-Pearson intervals.
 
     The intervals are exact when the labelled samples are independent draws from one

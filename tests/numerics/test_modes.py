@@ -168,6 +168,22 @@ def test_mode_masses_counts_and_summaries():
     assert mode_masses(np.array([-1, -1]), 2).entropy() == 0.0
 
 
+def test_mode_masses_of_samples_counts_by_distance():
+    """mode_masses(samples, centres, rho): counts recomputed by hand from distances."""
+    rng = np.random.default_rng(3)
+    centres = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    x = rng.normal(scale=0.7, size=(500, 2))
+    m = mode_masses(x, centres, 0.5, confidence=0.9)
+    d = np.linalg.norm(x[:, None, :] - centres[None], axis=-1)
+    expected = [int(np.sum(d[:, k] <= 0.5)) for k in range(2)]  # balls are disjoint
+    assert m.counts.tolist() == expected and m.n == 500
+    assert m.bridge_mass == pytest.approx(1 - sum(expected) / 500)
+    sets = mode_masses(x, [centres[:1], centres[1:]], 0.5, confidence=0.9)
+    assert sets.counts.tolist() == expected
+    with pytest.raises(ValueError, match="rho"):
+        mode_masses(np.array([0, 1]), 2, 0.5)
+
+
 def test_mode_masses_rejects_bad_labels():
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         mode_masses(np.array([0, 2]), 2)

@@ -46,7 +46,7 @@ def _mode_interval(task, obs, samples, k, confidence=0.999):
     """
     labels = assign_modes(samples.numpy(), task.mode_centres(obs), task.rho)
     np.testing.assert_array_equal(labels, task.mode_labels(obs, samples.numpy()))
-    masses = mode_masses(labels, task.n_modes, confidence)
+    masses = mode_masses(labels, task.n_modes, confidence=confidence)
     if k == -1:
         return masses.bridge_mass, masses.bridge_interval
     return float(masses.masses[k]), tuple(masses.intervals[k])

@@ -41,17 +41,28 @@ def test_robot_suite_smoke_writes_results_figures_and_report(tmp_path):
     assert "suite `robot`" in report and "robot_trajectories" in report
 
 
-def test_aloha_expert_lifts_with_either_arm_and_classifier_reads_it():
+def test_aloha_expert_hands_over_in_both_directions_and_classifier_reads_it():
     """gym-aloha's MJCF: the mocap expert's joint trajectories, replayed in the joint-space
-    model, lift the cube with the arm of the drawn mode (seed 0 for the cube poses)."""
+    model, transfer the cube from the arm of the drawn mode to the other arm (seed 0 for
+    the cube poses); the classifier reads the picking arm off the final state, and calls
+    the state before the hand-over (cube lifted, still in the picking grasp) a stall."""
     from validation.tasks import make_task
     from validation.tasks.robot import expert_rollouts
+    from validation.tasks.robot.aloha import _T_MEET
 
     task = make_task("aloha_transfer_cube")
     modes = np.array([0, 1, 0, 1, 1, 0])
     roll = expert_rollouts(task, len(modes), np.random.default_rng(0), modes=modes)
     assert all(o.success for o in roll.outcomes)
     np.testing.assert_array_equal([o.mode for o in roll.outcomes], modes)
+    # The receiving arm holds the cube on its own side of the table at the end.
+    final_x = roll.observations[:, -1, 14]
+    np.testing.assert_array_equal(final_x > 0, modes == 0)
+    for e, mode in enumerate(modes):
+        before = roll.observations[e, _T_MEET - 20]        # lifted, not yet handed over
+        assert before[16] > task.lift_height
+        early = task.outcome(roll.paths[e], False, before)
+        assert (early.success, early.mode, early.side) == (False, -1, mode)
     obs = task.observations(3, seed=1)
     assert task.separation(obs).min() > 2 * task.rho
     assert task.mode_centres(obs).shape == (3, 2, task.chunk_dim)

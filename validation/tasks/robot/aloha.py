@@ -1,15 +1,18 @@
-"""ALOHA bimanual cube pick (reduced transfer-cube) from `gym-aloha`'s own MJCF.
+"""ALOHA bimanual transfer-cube from `gym-aloha`'s own MJCF.
 
 The ALOHA transfer-cube benchmark (Zhao et al., RSS 2023) in two stages, as ACT built
 its scripted data, but with plain `mujoco` (no dm_control env, no rendering):
 
 1. *End-effector expert* (``bimanual_viperx_end_effector_transfer_cube.xml``: the arms'
    gripper links are welded to mocap bodies). Mode ``k`` (0 = left arm, 1 = right arm):
-   arm ``k`` approaches above the cube, descends, closes its gripper and lifts the cube
-   by 0.2 m along ACT's ``PickAndTransferPolicy`` waypoints (pitch -60 deg for the
-   right arm, +60 deg mirrored for the left); the other arm stays at rest. The joint
-   positions of the 14 commanded degrees of freedom (6 arm joints and the normalised
-   gripper, per arm) are recorded at 50 Hz.
+   arm ``k`` picks the cube (pitch -60 deg for the right arm, +60 deg mirrored for the
+   left), lifts it to the meeting point ``(0, 0.5, 0.25)`` and hands it over to the
+   other arm, which comes in from its side rolled 90 deg, closes on the cube and
+   retreats with it while arm ``k`` opens and retreats -- ACT's ``PickAndTransferPolicy``
+   waypoints (400 steps), mirrored for mode 0, with two changes that make the hand-over
+   reliable in this model (`expert_joint_trajectory`). The joint positions of the 14
+   commanded degrees of freedom (6 arm joints and the normalised gripper, per arm) are
+   recorded at 50 Hz.
 2. *Joint-space task* (``bimanual_viperx_transfer_cube.xml``, 16 position actuators):
    policies command those 14 joint targets; the recorded trajectories are the expert.
 
@@ -17,15 +20,15 @@ Observation (25): the 14 joint positions (``agent_pos``), the cube's position (3
 quaternion (4) from the physics, the cube's initial position (3: the episode constant
 the time-indexed expert is planned from) and the phase ``t / max_steps``. The expert's
 chunk at a state is the next ``H`` recorded joint targets minus the current joints: a
-deterministic function of the observation (point modes). Rollout mode: the cube is
-lifted (``z > 0.15``) and the arm that moved from the rest pose is the one holding it;
-otherwise a stall (bridge).
+deterministic function of the observation (point modes). Rollout mode (`outcome`): at
+the end the cube is lifted and held by one arm in the hand-over grasp; the mode is the
+arm that picked it first, the other one. Otherwise (dropped, never handed over) a stall
+(bridge).
 
-What is missing against the full benchmark: the hand-over to the other arm (the
-episode ends after the lift), camera observations, and randomisation over gym-aloha's
-full cube range: the cube is drawn from ``x in [-0.02, 0.03], y in [0.47, 0.53]``,
-where this open-loop expert lifts it with either arm (outside it the left arm misses
-for ``x > 0.03``, the right arm for ``x < -0.02``).
+What is missing against the full benchmark: camera observations, and randomisation
+over gym-aloha's full cube range: the cube is drawn from ``x in [-0.02, 0.03],
+y in [0.47, 0.53]``, where this open-loop expert picks it with either arm (outside it
+the left arm misses for ``x > 0.03``, the right arm for ``x < -0.02``).
 """
 
 from __future__ import annotations
@@ -38,13 +41,27 @@ import numpy as np
 
 from validation.tasks.robot.scene import Outcome, RobotTask
 
-_WAYPOINT_STEPS = (90, 130, 170, 220)   # ACT's scripted timing at 50 Hz
-_LIFT = 0.2
+# ACT's scripted timing at 50 Hz (``PickAndTransferPolicy``, 400 steps): approach, descend,
+# close, carry to the meeting point; then the hand-over, where the giving arm stays
+# closed until the receiving arm has closed. ACT's waypoints as published (the giving arm
+# opens from step 220 on, the receiving grasp at a fixed point) drop the cube in 16 of
+# 40 episodes of this model.
+_T_APPROACH, _T_DESCEND, _T_CLOSE, _T_CARRY, _T_MEET = 90, 130, 170, 200, 220
+_T_REACH, _T_GRASP, _T_RELEASE, _T_RETREAT, _T_END = 260, 300, 330, 370, 400
+_MEET = np.array([0.0, 0.5, 0.25])
+# Receiving gripper link relative to the cube when it closes: towards the giving arm (its
+# fingers reach beyond the link) and slightly above the cube's centre.
+# Measured on the mocap model (cube drawn from the task's range, seed 1): 0 drops in
+# 30 + 30 episodes at (0.06, 0.015), (0.07, 0.02) and (0.06, 0.025); at 0.03 towards the
+# giver 2-6 drops in 12 + 12, with the link 0.01 below the cube's centre 23 in 24.
+_HOLD = (0.06, 0.015)
+_RETREAT = 0.12
 _INIT_MOCAP = (np.array([-0.31718881, 0.5, 0.29525084]),
                np.array([0.31718881, 0.49999888, 0.29525084]))
 _ARM = (slice(0, 6), slice(8, 14))            # arm joints in qpos (left, right)
 _FINGER = (6, 14)                             # left finger joint of each gripper in qpos
 _CUBE = slice(16, 23)
+_GRIPPER_BODY = ("vx300s_left/gripper_link", "vx300s_right/gripper_link")
 
 
 def _aloha():
@@ -55,19 +72,37 @@ def _aloha():
     return constants, os.path.join(os.path.dirname(gym_aloha.__file__), "assets")
 
 
-def _quat_about_y(degrees: float) -> np.ndarray:
+def _quat_about(axis: tuple[float, float, float], degrees: float) -> np.ndarray:
     q = np.zeros(4)
-    mujoco.mju_axisAngle2Quat(q, np.array([0.0, 1.0, 0.0]), np.deg2rad(degrees))
+    mujoco.mju_axisAngle2Quat(q, np.asarray(axis, dtype=float), np.deg2rad(degrees))
     return q
+
+
+def _pose_at(waypoints: list, t: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mocap position, quaternion and gripper opening at step ``t`` (ACT's interpolation:
+    positions and openings linearly, quaternions normalised-linearly)."""
+    i = max(j for j, w in enumerate(waypoints) if w[0] < t)
+    (t0, x0, q0, g0), (t1, x1, q1, g1) = waypoints[i], waypoints[i + 1]
+    f = (t - t0) / (t1 - t0)
+    quat = q0 + f * (q1 - q0)
+    return x0 + f * (x1 - x0), quat / np.linalg.norm(quat), g0 + f * (g1 - g0)
 
 
 @lru_cache(maxsize=256)
 def expert_joint_trajectory(cube_xyz: tuple[float, float, float], mode: int) -> np.ndarray:
-    """``[T + 1, 14]`` joint targets of the mocap expert picking the cube with arm ``mode``.
+    """``[T + 1, 14]`` joint targets of the mocap expert transferring the cube from arm
+    ``mode`` to the other arm.
 
-    Runs the end-effector model: piecewise-linear mocap waypoints (positions linearly,
-    quaternions normalised-linearly) and gripper commands, 10 physics steps of 2 ms per
-    50 Hz control step, recording the commanded joints after each control step.
+    ACT's ``PickAndTransferPolicy`` waypoints for the right arm giving (mode 1),
+    mirrored (``x -> -x``, quaternion ``(w, x, y, z) -> (w, x, -y, -z)``) for the left
+    arm giving: the giving arm picks the cube (pitch -60 deg about ``y``, mirrored +60),
+    lifts it to the meeting point ``(0, 0.5, 0.25)``; the receiving arm, rolled 90 deg
+    about ``x``, comes in from its side, closes on the cube, the giving arm opens and
+    both retreat. The receiving grasp is placed relative to the cube's position when the
+    giving arm reaches the meeting point (read from the simulation: the cube sits in the
+    giving gripper differently from one pick to the next), so the trajectory is still a
+    deterministic function of the initial cube position. 10 physics steps of 2 ms per
+    50 Hz control step; the commanded joints are recorded after each control step.
     """
     const, assets = _aloha()
     model = mujoco.MjModel.from_xml_path(
@@ -82,27 +117,37 @@ def expert_joint_trajectory(cube_xyz: tuple[float, float, float], mode: int) -> 
     close = const.PUPPET_GRIPPER_POSITION_CLOSE
     data.ctrl[:] = (close, -close, close, -close)
     mujoco.mj_forward(model, data)
-    pick = _quat_about_y(-60.0 if mode == 1 else 60.0)
+    side = np.array([1.0 if mode == 1 else -1.0, 1.0, 1.0])     # x -> -x for the left arm
     rest = np.array([1.0, 0.0, 0.0, 0.0])
-    waypoints = [(0, _INIT_MOCAP[mode], rest, 0.0),
-                 (_WAYPOINT_STEPS[0], box + (0, 0, 0.08), pick, 1.0),
-                 (_WAYPOINT_STEPS[1], box + (0, 0, -0.015), pick, 1.0),
-                 (_WAYPOINT_STEPS[2], box + (0, 0, -0.015), pick, 0.0),
-                 (_WAYPOINT_STEPS[3], box + (0, 0, _LIFT), pick, 0.0)]
+    pick = _quat_about((0.0, 1.0, 0.0), -60.0 * side[0])
+    roll = _quat_about((1.0, 0.0, 0.0), 90.0)                   # unchanged by the mirror
+    give = [(0, _INIT_MOCAP[mode], rest, 0.0),
+            (_T_APPROACH, box + (0, 0, 0.08), pick, 1.0),
+            (_T_DESCEND, box + (0, 0, -0.015), pick, 1.0),
+            (_T_CLOSE, box + (0, 0, -0.015), pick, 0.0),
+            (_T_CARRY, _MEET + side * (0.05, 0, 0), pick, 0.0),
+            (_T_MEET, _MEET, pick, 0.0),
+            (_T_GRASP, _MEET, pick, 0.0),
+            (_T_RELEASE, _MEET, pick, 1.0),
+            (_T_RETREAT, _MEET + side * (0.1, 0, 0), pick, 1.0),
+            (_T_END, _MEET + side * (0.1, 0, 0), pick, 1.0)]
+    receive = [(0, _INIT_MOCAP[1 - mode], rest, 0.0),
+               (_T_MEET, _MEET + side * (-0.1, 0, 0.04), roll, 1.0)]
     # As ACT's record_sim_episodes: the gripper entries are the *commanded* openings (a
     # gripper blocked by the cube measures open; replaying that would never squeeze).
     grip = [0.0, 0.0]
     out = [_with_grippers(joint_command(const, data.qpos), grip)]
-    for t in range(1, _WAYPOINT_STEPS[3] + 1):
-        i = max(j for j, w in enumerate(waypoints) if w[0] < t)
-        (t0, x0, q0, g0), (t1, x1, q1, g1) = waypoints[i], waypoints[i + 1]
-        f = (t - t0) / (t1 - t0)
-        quat = q0 + f * (q1 - q0)
-        data.mocap_pos[mode] = x0 + f * (x1 - x0)
-        data.mocap_quat[mode] = quat / np.linalg.norm(quat)
-        grip[mode] = g0 + f * (g1 - g0)
-        g = const.unnormalize_puppet_gripper_position(grip[mode])
-        data.ctrl[2 * mode:2 * mode + 2] = (g, -g)
+    for t in range(1, _T_END + 1):
+        if t == _T_MEET + 1:
+            hold = data.qpos[16:19] + side * (_HOLD[0], 0, 0) + (0, 0, _HOLD[1])
+            away = hold - side * (_RETREAT, 0, 0)
+            receive += [(_T_REACH, hold, roll, 1.0), (_T_GRASP, hold, roll, 0.0),
+                        (_T_RELEASE, hold, roll, 0.0), (_T_RETREAT, away, rest, 0.0),
+                        (_T_END, away, rest, 0.0)]
+        for arm, waypoints in ((mode, give), (1 - mode, receive)):
+            data.mocap_pos[arm], data.mocap_quat[arm], grip[arm] = _pose_at(waypoints, t)
+            g = const.unnormalize_puppet_gripper_position(grip[arm])
+            data.ctrl[2 * arm:2 * arm + 2] = (g, -g)
         mujoco.mj_step(model, data, nstep=10)
         out.append(_with_grippers(joint_command(const, data.qpos), grip))
     return np.asarray(out)
@@ -120,7 +165,7 @@ def joint_command(const, qpos: np.ndarray) -> np.ndarray:
 
 
 class AlohaTransferCube(RobotTask):
-    """ALOHA cube pick with either arm (two modes), joint-space control (reduced version).
+    """ALOHA transfer-cube from either arm to the other (two modes), joint-space control.
 
     Args:
         horizon: chunk length ``H`` (ACT uses 100 at 50 Hz; 20 keeps CPU runs small).
@@ -133,8 +178,9 @@ class AlohaTransferCube(RobotTask):
     n_modes = 2
     action_dim = 14
     substeps = 10
-    max_steps = _WAYPOINT_STEPS[3]
+    max_steps = _T_END
     lift_height = 0.15
+    hold_distance = 0.19
     max_joint_step = 0.5
 
     def __init__(self, horizon: int = 20, weights=(0.5, 0.5), rho: float = 0.1,
@@ -223,10 +269,22 @@ class AlohaTransferCube(RobotTask):
         return out.reshape(obs.shape[0], self.chunk_dim)
 
     def outcome(self, positions: np.ndarray, collided: bool, final_obs: np.ndarray) -> Outcome:
-        rest = joint_command(self._const, np.asarray(self._const.START_ARM_POSE + [0.0] * 7))
-        moved = [float(np.linalg.norm(final_obs[7 * a:7 * a + 6] - rest[7 * a:7 * a + 6]))
-                 for a in (0, 1)]
-        side = int(np.argmax(moved))
-        lifted = bool(final_obs[16] > self.lift_height)
-        return Outcome(mode=side if lifted else -1, side=side, success=lifted,
-                       collision=False, stall=not lifted)
+        """Success: at the end the cube is lifted (``z > lift_height``) and held by one arm
+        (its gripper link within ``hold_distance`` of the cube, the other's farther) in the
+        hand-over grasp (the gripper's axis points up: ``z``-component ``> 0``, the expert's
+        ends at 0.5-0.6; the picking grasp points down, -0.6 to -0.99), with its gripper
+        blocked by the cube
+        (normalised opening between 0.2 and 0.9). The mode is the arm that picked first:
+        the arm *not* holding the cube after the hand-over. Anything else (cube dropped,
+        still in the picking grasp, gripper not closed on it) is a stall (bridge)."""
+        cube = np.asarray(final_obs[14:17], dtype=float)
+        data = self.new_data(final_obs)
+        dist = [float(np.linalg.norm(data.body(b).xpos - cube)) for b in _GRIPPER_BODY]
+        holder = int(np.argmin(dist))
+        axis_z = float(data.body(_GRIPPER_BODY[holder]).xmat[6])   # world z of link x-axis
+        held = (cube[2] > self.lift_height and dist[holder] < self.hold_distance
+                < dist[1 - holder] and 0.2 < final_obs[7 * holder + 6] < 0.9)
+        handed = held and axis_z > 0.0
+        side = (1 - holder if handed else holder) if held else -1
+        return Outcome(mode=side if handed else -1, side=side, success=handed,
+                       collision=False, stall=not handed)
