@@ -8,8 +8,8 @@ a state) and a `RobotTask` (simulator, expert, rollout classifier):
 - `MultiReach` ("multi_reach"): ``K`` equally valid targets;
 - `PushAround` ("push_around"): push a block past an obstacle on either side;
 - `AlohaTransferCube` ("aloha_transfer_cube"): ALOHA bimanual transfer-cube from
-  `gym-aloha`'s MJCF: either arm picks and lifts the cube, joint-space control (the
-  hand-over is left out; see the module and docs/robot.md).
+  `gym-aloha`'s MJCF: either arm picks the cube and hands it over to the other,
+  joint-space control, state observations (see the module and docs/robot.md).
 
 `rollout` runs closed-loop episodes with chunking and temporal ensembling.
 Importing this package imports MuJoCo; `validation.tasks.make_task` imports it lazily.

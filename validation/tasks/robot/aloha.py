@@ -26,9 +26,12 @@ arm that picked it first, the other one. Otherwise (dropped, never handed over) 
 (bridge).
 
 What is missing against the full benchmark: camera observations, and randomisation
-over gym-aloha's full cube range: the cube is drawn from ``x in [-0.02, 0.03],
-y in [0.47, 0.53]``, where this open-loop expert picks it with either arm (outside it
-the left arm misses for ``x > 0.03``, the right arm for ``x < -0.02``).
+over gym-aloha's full cube range (``[0, 0.2] x [0.4, 0.6]``, for the right arm only):
+the cube is drawn from ``x in [-0.03, 0.03], y in [0.47, 0.53]``, where this
+time-indexed expert transfers it in both directions (160/160 replayed episodes per
+direction); beyond it the cube is dropped in some episodes (``y in [0.53, 0.54]``:
+6 of 24 with ``x in [-0.03, 0.05]``; ``y in [0.42, 0.58]``: 13 of 32;
+``x in [0.03, 0.04], y > 0.52``: 1 of 24).
 """
 
 from __future__ import annotations
@@ -204,7 +207,7 @@ class AlohaTransferCube(RobotTask):
         self.rho, self.noise = check_rho_noise(rho, noise, float(self.separation(probe).min()))
 
     def _initial_obs(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        cube = np.stack([rng.uniform(-0.02, 0.03, n), rng.uniform(0.47, 0.53, n),
+        cube = np.stack([rng.uniform(-0.03, 0.03, n), rng.uniform(0.47, 0.53, n),
                          np.full(n, 0.02)], axis=1)
         rest = joint_command(self._const, np.asarray(self._const.START_ARM_POSE + [0.0] * 7))
         return np.concatenate([np.broadcast_to(rest, (n, 14)), cube,
@@ -271,9 +274,9 @@ class AlohaTransferCube(RobotTask):
     def outcome(self, positions: np.ndarray, collided: bool, final_obs: np.ndarray) -> Outcome:
         """Success: at the end the cube is lifted (``z > lift_height``) and held by one arm
         (its gripper link within ``hold_distance`` of the cube, the other's farther) in the
-        hand-over grasp (the gripper's axis points up: ``z``-component ``> 0``, the expert's
-        ends at 0.5-0.6; the picking grasp points down, -0.6 to -0.99), with its gripper
-        blocked by the cube
+        hand-over grasp (the gripper's axis less than about 20 deg below horizontal: its
+        world ``z``-component ``> -0.35``; the expert's ends at -0.2 to 0.6, while the
+        picking grasp points down, -0.49 to -0.99), with its gripper blocked by the cube
         (normalised opening between 0.2 and 0.9). The mode is the arm that picked first:
         the arm *not* holding the cube after the hand-over. Anything else (cube dropped,
         still in the picking grasp, gripper not closed on it) is a stall (bridge)."""
@@ -284,7 +287,7 @@ class AlohaTransferCube(RobotTask):
         axis_z = float(data.body(_GRIPPER_BODY[holder]).xmat[6])   # world z of link x-axis
         held = (cube[2] > self.lift_height and dist[holder] < self.hold_distance
                 < dist[1 - holder] and 0.2 < final_obs[7 * holder + 6] < 0.9)
-        handed = held and axis_z > 0.0
+        handed = held and axis_z > -0.35
         side = (1 - holder if handed else holder) if held else -1
         return Outcome(mode=side if handed else -1, side=side, success=handed,
                        collision=False, stall=not handed)
