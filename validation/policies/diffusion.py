@@ -106,6 +106,11 @@ class DiffusionPolicy(TransportPolicy):
         self.register_buffer("alphas_cumprod", torch.cumprod(1 - betas, 0).float())
         self._alpha_bars64 = torch.cumprod(1 - betas, 0).tolist()  # certificates: float64
         self._coefficients = self._step_coefficients(betas)
+        # abar along the sampling path (1 after the last step) and its (abar_t, abar_t')
+        # pairs: the DDIM certificate and the clipped steps read them.
+        self._alpha_bar_path = [self._alpha_bars64[t] for t, *_ in self._coefficients] + [1.0]
+        self._ddim_alpha_bars = list(zip(self._alpha_bar_path[:-1], self._alpha_bar_path[1:],
+                                         strict=True))
         self.eval()
 
     def epsilon(self, x: torch.Tensor, t: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
@@ -157,16 +162,10 @@ class DiffusionPolicy(TransportPolicy):
         return x
 
     def _clipped_ddim_step(self, x: torch.Tensor, eps: torch.Tensor, j: int) -> torch.Tensor:
-        a, a_prev = self._ddim_alpha_bars(j)
+        a, a_prev = self._ddim_alpha_bars[j]
         x0 = ((x - math.sqrt(1 - a) * eps) / math.sqrt(a)).clamp(-self.clip_sample,
                                                                  self.clip_sample)
         return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
-
-    def _ddim_alpha_bars(self, j: int) -> tuple[float, float]:
-        """``(abar_t, abar_t')`` of DDIM step ``j`` (``abar' = 1`` after the last step)."""
-        ts = [t for t, *_ in self._coefficients]
-        a = self._alpha_bars64[ts[j]]
-        return a, (self._alpha_bars64[ts[j + 1]] if j + 1 < len(ts) else 1.0)
 
     def certified_lipschitz(self, method: str = "fast-certified"):
         """Upper bound on ``Lip(noise -> a)`` for every observation (THEORY T6), see module.
@@ -182,14 +181,12 @@ class DiffusionPolicy(TransportPolicy):
         net = certify_network(self.eps_net, self.chunk_dim, method)
         if self.clip_sample is not None:
             value, sampler_method = 1.0, "ddim-clipped-product"
-            for j in range(len(self._coefficients)):
-                a, a_prev = self._ddim_alpha_bars(j)
+            for a, a_prev in self._ddim_alpha_bars:
                 value *= (math.sqrt(a_prev / a) * (1 + math.sqrt(1 - a) * net.value)
                           + math.sqrt(1 - a_prev) * net.value)
         elif self.sampler == "ddim":
-            path = [self._alpha_bars64[t] for t, *_ in self._coefficients] + [1.0]
             flow = flow_lipschitz_upper(lambda t: net.value, self.n_sampling_steps, "ddim",
-                                        alpha_bars=path)
+                                        alpha_bars=self._alpha_bar_path)
             value, sampler_method = flow.value, flow.method
         else:
             value, sampler_method = 1.0, "ddpm-joint-noise-product"
