@@ -53,7 +53,7 @@ print(f"bridge: mass {mm.bridge_mass:.4f}  99% CI [{mm.bridge_interval[0]:.4f}, 
       f"{mm.bridge_interval[1]:.4f}]")
 
 # (5) T2: the smaller mode holds at most Phi(-Delta / (2 L)) for the certified L.
-# The modes here are rho-balls, so their separation is Delta - 2 rho (THEORY.md T5).
+# The modes here are rho-balls, so their separation is Delta - 2 rho (docs/theory.md T5).
 sep = delta - 2 * task.rho
 small = int(np.argmin(mm.counts))
 t2 = numerics.check_proportion_bound(

@@ -1,4 +1,4 @@
-"""Latent collapse in a CVAE / ACT policy (THEORY.md Part L): when does beta erase the modes?
+"""Latent collapse in a CVAE / ACT policy (docs/theory.md Part L): when does beta erase the modes?
 
 Run: MPLBACKEND=Agg .venv/bin/python examples/04_latent_collapse.py   (a few seconds)
 Writes out/examples/latent_collapse.png.

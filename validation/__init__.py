@@ -1,2 +1,2 @@
-"""modebound.validation: trains real policies on synthetic and MuJoCo tasks and checks
+"""modebound's validation: trains real policies on synthetic and MuJoCo tasks and checks
 every bound against them."""

@@ -2,25 +2,28 @@
 
     modebound validate --suite quick --out out/demo [--seed 0] [--device cpu|cuda|auto]
                        [--size smoke|reduced|full] [--render] [--no-progress]
-                       [--cache DIR] [--plant-wrong-bound]
+                       [--cache DIR] [--threads N] [--plant-wrong-bound]
     modebound plot out/demo
 
-Exit codes: 0 every check passed (or was inconclusive); 1 bad configuration (one-line
-message on stderr); 3 at least one check FAILED (the report lists which).
+Exit codes: 0 every check passed (or was inconclusive); 1 a user error (bad option,
+unusable path, missing or malformed results; one line ``modebound: error: ...`` on
+stderr); 2 an internal error (a bug: its traceback and a line saying so); 3 at least one
+check FAILED (the report lists which).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from validation.suites import SUITES, SuiteConfig, default_size, suite_functions
 
-EXIT_OK, EXIT_CONFIG, EXIT_FAILED_CHECK = 0, 1, 3
+EXIT_OK, EXIT_CONFIG, EXIT_INTERNAL, EXIT_FAILED_CHECK = 0, 1, 2, 3
 
 
 class ConfigError(Exception):
@@ -44,17 +47,44 @@ def _seed(text: str) -> int:
     return value
 
 
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threads must be an integer >= 1, got {text!r}") \
+            from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"threads must be an integer >= 1, got {value}")
+    return value
+
+
+def _writable_folder(path: Path, option: str) -> Path:
+    """``path`` as a folder this process can write into, created if missing; a ConfigError
+    (before any work is done) if it is a file or cannot be written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{option} {path} is not writable ({exc.strerror or exc})") from None
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="modebound", description=(
         "Bounds on multimodal failure in action-chunking behavioral cloning: run the "
         "validation suites and draw their figures."), epilog=(
-        "Exit codes: 0 all checks pass, 1 bad configuration, 3 a check FAILED."))
+        "Exit codes: 0 all checks pass, 1 user error, 2 internal error (a bug), 3 a check "
+        "FAILED."))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     suites = "; ".join(f"{k}: {v[2]}" for k, v in SUITES.items())
     v = sub.add_parser("validate", help="run a suite; write results.json, report.md, figures",
                        description=f"Run a validation suite. Suites -- {suites}.",
-                       epilog="Exit codes: 0 all checks pass, 1 bad configuration, 3 a check "
-                              "FAILED.")
+                       epilog="Exit codes: 0 all checks pass, 1 user error, 2 internal error "
+                              "(a bug), 3 a check FAILED.")
     v.add_argument("--suite", required=True, help=f"one of {sorted(SUITES)}")
     v.add_argument("--out", type=Path, default=None,
                    help="output folder (default out/<suite>)")
@@ -66,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-progress", action="store_true", help="no progress bars")
     v.add_argument("--cache", type=Path, default=None,
                    help="cache of finished runs (default <out>/../cache)")
+    v.add_argument("--threads", type=_threads, default=None,
+                   help="torch/BLAS threads of this process (default: the CPUs it may use)")
     v.add_argument("--plant-wrong-bound", action="store_true",
                    help="replace every bound by a wrong one (upper x0.1, lower x10): the "
                         "report must then say FAIL -- a demonstration that checks can fail")
@@ -77,10 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(args) -> int:
-    import torch
-
-    from validation.checks import PLANT_ENV
+    from validation.devices import resolve_device
     from validation.report import summary_line, verdict_counts, write_report, write_results
+    from validation.threads import limit_threads
 
     if args.suite not in SUITES:
         raise ConfigError(f"--suite must be one of {sorted(SUITES)}, got {args.suite!r}")
@@ -89,34 +120,22 @@ def _validate(args) -> int:
         raise ConfigError(f"--size must be smoke, reduced or full, got {size!r}")
     if args.device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"--device must be cpu, cuda or auto, got {args.device!r}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda, but CUDA is not available here; use --device cpu "
-                          "or auto")
-    device = args.device if args.device != "auto" else (
-        "cuda" if torch.cuda.is_available() else "cpu")
-    out = args.out if args.out is not None else Path("out") / args.suite
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise ConfigError(f"--device {args.device}: {exc}") from None
+    out = _writable_folder(args.out if args.out is not None else Path("out") / args.suite,
+                           "--out")
     config = SuiteConfig(out=out, size=size, seed=args.seed, device=device,
                          render=args.render, progress=not args.no_progress,
-                         cache_dir=args.cache)
+                         cache_dir=args.cache, plant_wrong_bound=args.plant_wrong_bound)
+    _writable_folder(config.cache, "--cache")
+    threads = limit_threads(args.threads)
     run_suite, plot_suite = suite_functions(args.suite)
     start = time.perf_counter()
-    previous = os.environ.get(PLANT_ENV)
-    if args.plant_wrong_bound:
-        os.environ[PLANT_ENV] = "1"
-    try:
-        # Configuration is validated above; an exception from here on is a bug, and its
-        # traceback is what a bug report needs.
-        results = run_suite(config)
-    finally:
-        # main() may be called in-process (tests, notebooks): do not leak the plant.
-        if previous is None:
-            os.environ.pop(PLANT_ENV, None)
-        else:
-            os.environ[PLANT_ENV] = previous
-    if args.plant_wrong_bound and not any("PLANTED" in n for n in results.get("notes", [])):
-        results.setdefault("notes", []).insert(
-            0, f"A WRONG BOUND IS PLANTED ({PLANT_ENV}): FAIL verdicts are expected.")
-    out.mkdir(parents=True, exist_ok=True)
+    # Configuration is validated above; an exception from here on is a bug (exit 2).
+    results = run_suite(config)
+    results["threads"] = threads
     write_results(results, out)
     figures = plot_suite(results, out)
     report = write_report(results, out, figures)
@@ -128,23 +147,39 @@ def _validate(args) -> int:
 def _plot(args) -> int:
     from validation.report import write_report
 
-    path = Path(args.run) / "results.json"
+    run = Path(args.run)
+    if not run.is_dir():
+        raise ConfigError(f"{run} is not a folder: pass the run's output folder, the one "
+                          "that holds results.json")
+    path = run / "results.json"
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             results = json.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"no results.json in {args.run}; run `modebound validate` first") \
+        raise ConfigError(f"no results.json in {run}; run `modebound validate` first") \
             from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
-    suite = results.get("suite") if isinstance(results, dict) else None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(results, dict):
+        raise ConfigError(f"{path} does not hold a results object (got a JSON "
+                          f"{type(results).__name__})")
+    missing = [k for k in ("suite", "checks") if k not in results]
+    if missing:
+        raise ConfigError(f"{path} lacks the keys {missing}: not a modebound results file")
     try:
-        _, plot_suite = suite_functions(suite)
+        _, plot_suite = suite_functions(results["suite"])
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    figures = plot_suite(results, Path(args.run))
-    report = write_report(results, Path(args.run), figures)
-    print(f"{len(figures)} figure files in {Path(args.run) / 'figures'}; report: {report}")
+    _writable_folder(run, "the run folder")
+    try:
+        figures = plot_suite(results, run)
+        report = write_report(results, run, figures)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} is malformed ({type(exc).__name__}: {exc}); rerun "
+                          "`modebound validate` to recreate it") from None
+    print(f"{len(figures)} figure files in {run / 'figures'}; report: {report}")
     return EXIT_OK
 
 
@@ -156,6 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"modebound: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("modebound: interrupted; finished runs are cached, rerun to resume",
+              file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("modebound: internal error: this is a bug in modebound; please report it with "
+              "the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -86,15 +86,18 @@ def expert_reference(paths, modes, n_modes: int, obstacles=None, *, min_radius: 
                            obstacles=_boxes(obstacles))
 
 
-def assign_modes(paths, mean_paths) -> np.ndarray:
-    """``[N]`` index of the mean path nearest in mean-over-time Euclidean distance."""
+def nearest_mean_path(paths, mean_paths) -> np.ndarray:
+    """``[N]`` the paper's mode of each rollout: the index of the mean path nearest in
+    mean-over-time Euclidean distance (`numerics.assign_modes` with ``step_dim=2``)."""
+    from numerics import assign_modes
+
     paths = _paths(paths, "paths")
     mean_paths = _paths(mean_paths, "mean_paths")
     if mean_paths.shape[1:] != paths.shape[1:]:
         raise ValueError(f"mean_paths must have shape [K, {paths.shape[1]}, 2], "
                          f"got {mean_paths.shape}")
-    d = np.linalg.norm(paths[:, None] - mean_paths[None], axis=-1).mean(axis=-1)
-    return d.argmin(axis=1)
+    return assign_modes(paths.reshape(paths.shape[0], -1),
+                        mean_paths.reshape(mean_paths.shape[0], -1), step_dim=2)
 
 
 def mode_coverage(labels, n_modes: int) -> float:
@@ -184,7 +187,7 @@ def rollout_metrics(paths, reference: ExpertReference, diverged=None) -> Rollout
         raise ValueError(f"diverged must be a bool array of shape [{paths.shape[0]}], "
                          f"got {diverged.dtype} {diverged.shape}")
     K = reference.n_modes
-    labels = assign_modes(paths, reference.mean_paths)
+    labels = nearest_mean_path(paths, reference.mean_paths)
     hit = collisions(paths, reference.obstacles)
     long_enough = path_lengths(paths) >= 0.5 * reference.mean_path_length
     reached = endpoint_reached(paths, reference)
@@ -246,6 +249,6 @@ def _labels(labels, n_modes: int) -> np.ndarray:
     return a
 
 
-__all__ = ["METRICS", "ExpertReference", "RolloutMetrics", "assign_modes", "collisions",
+__all__ = ["METRICS", "ExpertReference", "RolloutMetrics", "collisions", "nearest_mean_path",
            "endpoint_reached", "expert_reference", "mode_coverage", "mode_entropy_ratio",
            "path_lengths", "rollout_metrics", "seed_interval"]

@@ -46,6 +46,10 @@ class SuiteConfig:
         render: render videos/frames where a suite can (robot suite).
         progress: show progress bars.
         cache_dir: where finished runs are cached (default: ``out/../cache``).
+        plant_wrong_bound: replace every bound of every check by a deliberately wrong
+            one (`validation.checks.plant_bound`): the report must then say FAIL, the
+            demonstration that the checks can fail. Never part of a run's cache key:
+            measurements are the same, only the verdicts change.
     """
 
     out: Path
@@ -55,6 +59,7 @@ class SuiteConfig:
     render: bool = False
     progress: bool = True
     cache_dir: Path | None = None
+    plant_wrong_bound: bool = False
 
     @property
     def cache(self) -> Path:

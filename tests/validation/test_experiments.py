@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from validation.experiments import beta_sweep, chunk_sweep, resolve_device
+from validation.devices import resolve_device
+from validation.experiments import beta_sweep, chunk_sweep, sized
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +18,7 @@ def sweep_size(test_size: str) -> str:
 def test_beta_transition_where_predicted(test_size, tmp_path):
     """Seed 1 (the CLI test uses seed 0): I(M;Z) high well below beta*, ~0 well above,
     and no L1-L5 / L6 check fails."""
-    cfg = beta_sweep.BetaSweepConfig.for_size(sweep_size(test_size), seed=1,
-                                              cache_dir=tmp_path)
+    cfg = sized(beta_sweep.SIZES, sweep_size(test_size), seed=1, cache_dir=tmp_path)
     out = beta_sweep.run(cfg)
     assert out["beta_star"] == pytest.approx(2.0)    # Delta = 2 (H = 4, clearance 0.5)
     assert not [c for c in out["checks"] if c["verdict"] == "FAIL"]
@@ -30,8 +30,7 @@ def test_beta_transition_where_predicted(test_size, tmp_path):
 
 
 def test_chunk_sweep_t7_and_resume(test_size, tmp_path, monkeypatch):
-    cfg = chunk_sweep.ChunkSweepConfig.for_size(sweep_size(test_size), seed=2,
-                                                cache_dir=tmp_path)
+    cfg = sized(chunk_sweep.SIZES, sweep_size(test_size), seed=2, cache_dir=tmp_path)
     out = chunk_sweep.run(cfg)
     for row in out["rows"]:   # theory.chunk_separation agrees with the task's own distance
         assert row["chunk_separation"] == pytest.approx(row["task_separation"], rel=1e-9)
@@ -57,7 +56,7 @@ def test_chunk_sweep_t7_and_resume(test_size, tmp_path, monkeypatch):
 
 def test_sizes_and_devices():
     with pytest.raises(ValueError, match="size must be one of"):
-        beta_sweep.BetaSweepConfig.for_size("tiny")
+        sized(beta_sweep.SIZES, "tiny")
     with pytest.raises(ValueError, match="device must be one of"):
         resolve_device("tpu")
     assert resolve_device("auto") in ("cpu", "cuda")

@@ -10,11 +10,11 @@ from scipy import stats
 
 from validation.paper_metrics import (
     ExpertReference,
-    assign_modes,
     collisions,
     expert_reference,
     mode_coverage,
     mode_entropy_ratio,
+    nearest_mean_path,
     path_lengths,
     rollout_metrics,
     seed_interval,
@@ -39,14 +39,14 @@ REFERENCE = ExpertReference(
 )
 
 
-def test_assign_modes_nearest_mean_over_time():
+def test_nearest_mean_path_mean_over_time():
     paths = np.stack([_line(0.3), _line(0.7), _line(0.49), _line(0.51)])
-    np.testing.assert_array_equal(assign_modes(paths, REFERENCE.mean_paths), [0, 1, 0, 1])
+    np.testing.assert_array_equal(nearest_mean_path(paths, REFERENCE.mean_paths), [0, 1, 0, 1])
     # A path on lane 0 for 7 of 11 steps and on lane 1 for 4: mean distances 0.6*4/11 and
     # 0.6*7/11, so mode 0.
     mixed = _line(0.2)
     mixed[7:, 1] = 0.8
-    assert assign_modes(mixed[None], REFERENCE.mean_paths)[0] == 0
+    assert nearest_mean_path(mixed[None], REFERENCE.mean_paths)[0] == 0
 
 
 def test_coverage_and_entropy_known_values():

@@ -9,7 +9,6 @@ import pytest
 from validation.experiments.paper_suite import (
     EXECUTIONS,
     SIZES,
-    markdown_table,
     plot_suite,
     run_suite,
     settings_for,
@@ -36,7 +35,7 @@ def test_paper_suite_end_to_end(tmp_path, test_size):
                 for e in (*EXECUTIONS, *(("chunk z=0",) if kind == "cvae" else ()))}
     assert {(r["task"], r["policy"], r["execution"]) for r in rows} == expected
     for r in rows:
-        assert r["seeds"] == spec.seeds
+        assert r["seeds"] == len(spec.seeds)
         for metric in METRICS:
             assert CELL.match(r[metric]), (metric, r[metric])
     for r in results["paper_metrics_raw"]:
@@ -46,7 +45,7 @@ def test_paper_suite_end_to_end(tmp_path, test_size):
 
     # Bound checks: Part T for every transport policy off the control task, Part L for CVAEs.
     checks = results["checks"]
-    assert {c["verdict"] for c in checks} <= {"PASS", "FAIL", "INCONCLUSIVE"}
+    assert checks and not [c for c in checks if c["verdict"] == "FAIL"]
     props = {c["proposition"] for c in checks}
     assert {"T2", "T3", "T4", "T5", "L1", "L2", "L5"} <= props
     assert not any(c["quantity"].startswith("conditional_circle") for c in checks)
@@ -59,8 +58,7 @@ def test_paper_suite_end_to_end(tmp_path, test_size):
     assert figures and all(f.exists() and f.stat().st_size > 0 for f in figures)
     assert {f.suffix for f in figures} == {".png", ".pdf"}
     report = write_report(loaded, config.out, figures).read_text()
-    table = markdown_table(rows)
-    assert table.count("\n") == len(rows) + 1
+    assert report.count(" | ") > len(rows)       # the paper's table is in the report
     assert "## Table `paper_metrics`" in report and "valid_mode_entropy_ratio" in report
 
     # A second run loads every run from the cache: same table.

@@ -1,85 +1,118 @@
-"""Experiments: one file each (config dataclass + ``run(config)``), and the suites.
+"""Experiments: one module each, read top to bottom, and what they share.
 
-- `lipschitz_sweep`: mode masses, bridge mass and W1 of flow, diffusion and CVAE
-  policies against T2-T5 as their Lipschitz constant is varied;
-- `beta_sweep`: the CVAE collapse transition at L4's ``beta*`` and the L1-L5 checks;
-- `chunk_sweep`: T7's ``sqrt(H)`` law on trained flows;
-- `synthetic_suite`: the ``quick`` and ``full`` suites (`run_suite`, `plot_suite`).
+The schema every experiment follows (the synthetic sweeps, the robot and the paper
+suites alike):
 
-This module holds what they share: a resumable sweep driver over cached runs and the
-training of one policy on one task.
+- a frozen config dataclass (what to run: sizes, sweep values, seeds) and one table
+  ``SIZES: dict[str, Config]`` of its "smoke", "reduced" and "full" instances;
+  `sized` picks one and offsets its seeds by the suite's base seed;
+- a frozen *run* dataclass per independent unit of work (one policy, one task, one
+  seed, its hyper-parameters, a `Training`): the cache key of `validation.cache`;
+- ``run_one(run) -> dict`` (JSON-ready measurements) and ``run(config) -> dict`` that
+  maps `sweep` over the runs and turns the stored measurements into checks, so verdicts
+  are recomputed from numbers on every run.
+
+Modules: `lipschitz_sweep` (T2-T5 as the Lipschitz constant varies), `beta_sweep` (the
+CVAE collapse transition, L1-L5), `chunk_sweep` (T7's ``sqrt(H)`` law), `gallery` (every
+policy family on the fork task), `synthetic_suite` (the ``quick`` and ``full`` suites),
+`robot_suite` (MuJoCo, closed loop), `paper_suite` (the paper's unit-square benchmark).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import torch
-
+from theory import _args
 from validation.cache import is_cached, run_cached
 
-DEVICES = ("cpu", "cuda", "auto")
+C = TypeVar("C")
 
 
-def resolve_device(device: str) -> str:
-    """"cpu", "cuda" or "auto" (cuda when available) -> "cpu" | "cuda"; ValueError otherwise."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but torch.cuda.is_available() is False; "
-                         "use --device cpu or auto")
-    return device
+@dataclass(frozen=True)
+class Training:
+    """How one policy is trained (AdamW, uniform minibatches); part of every run's key.
+
+    Attributes:
+        steps: optimisation steps. n_demos: demonstrations drawn from the task.
+        hidden: hidden widths of the policy's networks.
+        batch_size, lr, weight_decay: AdamW's.
+    """
+
+    steps: int
+    n_demos: int
+    hidden: tuple[int, ...]
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+
+    def __post_init__(self):
+        _args.integer_at_least(self.steps, "steps", 1)
+        _args.integer_at_least(self.n_demos, "n_demos", 1)
+        _args.integer_at_least(self.batch_size, "batch_size", 1)
+        _args.positive(self.lr, "lr")
+        _args.nonnegative(self.weight_decay, "weight_decay")
 
 
-def sized_config(cls, sizes: dict[str, dict], size: str, seed: int, overrides: dict):
-    """``cls`` at one of the named ``sizes`` ("smoke", "reduced", "full"), its seeds
-    offset by ``seed`` and any field replaced by ``overrides``; ValueError on a bad size."""
+def sized(sizes: dict[str, C], size: str, seed: int = 0, **overrides: Any) -> C:
+    """The config ``sizes[size]`` with its ``seeds`` offset by ``seed`` and any field
+    replaced by ``overrides`` (a ``ValueError`` names a bad size)."""
     if size not in sizes:
         raise ValueError(f"size must be one of {sorted(sizes)}, got {size!r}")
-    params = dict(sizes[size])
-    params["seeds"] = tuple(seed + s for s in params["seeds"])
-    return cls(**{**params, **overrides})
+    config = sizes[size]
+    seed = _args.integer_at_least(seed, "seed", 0)
+    if hasattr(config, "seeds"):
+        overrides.setdefault("seeds", tuple(seed + s for s in config.seeds))
+    return dataclasses.replace(config, **overrides)
 
 
-def sweep(name: str, configs: Sequence[Any], run: Callable[[Any], dict], cache_dir: Path,
+def sweep(name: str, runs: Sequence[Any], run_one: Callable[[Any], dict], cache_dir: Path,
           progress: bool = False) -> list[dict]:
-    """``[run(c) for c in configs]``, each run cached (`validation.cache.run_cached`).
+    """``[run_one(r) for r in runs]``, each result cached (`validation.cache.run_cached`).
 
     A killed sweep resumes: finished runs are loaded, only the missing ones execute.
     The progress bar counts the runs still to do.
     """
     from tqdm.auto import tqdm
 
-    todo = sum(not is_cached(name, c, cache_dir) for c in configs)
+    todo = sum(not is_cached(name, r, cache_dir) for r in runs)
     results = []
     with tqdm(total=todo, desc=name, disable=not progress or todo == 0, leave=False) as bar:
-        for c in configs:
-            cached = is_cached(name, c, cache_dir)
-            results.append(run_cached(name, c, run, cache_dir))
+        for r in runs:
+            cached = is_cached(name, r, cache_dir)
+            results.append(run_cached(name, r, run_one, cache_dir))
             if not cached:
                 bar.update(1)
     return results
 
 
-def train_policy(task, kind: str, hyper: dict, *, steps: int, n_demos: int, seed: int,
-                 device: str, batch_size: int = 256, lr: float = 1e-3,
-                 weight_decay: float = 0.0):
-    """Build ``make_policy(kind, ...)`` and fit it on ``n_demos`` demonstrations of ``task``.
+def train_policy(task, kind: str, hyper: dict, training: Training, *, seed: int,
+                 device: str, demos=None):
+    """Build ``make_policy(kind, ...)`` and fit it on demonstrations of ``task``.
 
-    Returns ``(policy, train_log, demos)``; ``seed`` seeds the demonstrations, the
-    network initialisation and the minibatches.
+    Args:
+        task: a `validation.tasks.Task`; kind, hyper: as `make_policy` takes them
+            (``training.hidden`` is added as ``hidden``).
+        training: the `Training`; seed: seeds the demonstrations, the network
+            initialisation and the minibatches; device: "cpu" or "cuda[:N]".
+        demos: demonstrations to use instead of ``task.demonstrations(training.n_demos,
+            seed)`` (e.g. cached expert rollouts).
+
+    Returns ``(policy, train_log, demos)``.
     """
     from validation.policies import TrainConfig, make_policy
 
-    demos = task.demonstrations(n_demos, seed=seed)
-    policy = make_policy(kind, task.obs_dim, task.chunk_dim, seed=seed, **hyper)
+    if demos is None:
+        demos = task.demonstrations(training.n_demos, seed=seed)
+    policy = make_policy(kind, task.obs_dim, task.chunk_dim, seed=seed,
+                         **{"hidden": training.hidden, **hyper})
     log = policy.fit(demos.obs, demos.actions,
-                     TrainConfig(steps=steps, batch_size=batch_size, lr=lr,
-                                 weight_decay=weight_decay, seed=seed, device=device))
+                     TrainConfig(steps=training.steps, batch_size=training.batch_size,
+                                 lr=training.lr, weight_decay=training.weight_decay,
+                                 seed=seed, device=device))
     return policy, log, demos
 
 
@@ -93,4 +126,4 @@ def labelled(checks: Sequence[Any], label: str) -> list[dict]:
     return out
 
 
-__all__ = ["DEVICES", "labelled", "resolve_device", "sweep", "train_policy"]
+__all__ = ["Training", "labelled", "sized", "sweep", "train_policy"]

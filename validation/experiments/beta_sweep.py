@@ -2,14 +2,14 @@
 
 Fork task with two equal-weight trajectory modes ``Delta`` apart. The CVAE is trained
 with the squared loss summed over the chunk (a Gaussian likelihood with ``sigma^2 = 1/2``)
-and KL weight ``beta`` in that convention, so THEORY L4 predicts the latent collapses
+and KL weight ``beta`` in that convention, so docs/theory.md, L4 predicts the latent collapses
 (``I(M; Z) = 0``) iff ``beta >= beta* = Delta^2 / (4 sigma^2) = Delta^2 / 2``
 (`theory.collapse_threshold`). The sweep trains at multiples of ``beta*`` and records
 rate, ``I(M; Z)``, the Bayes-rule mode error, mode masses under the prior and the
 off-support distance of prior and ``z = 0`` deployment (`validation.checks.measure_latent`).
 
 Checks: L1, L2, L3, L5 on every run (`latent_checks_from`), T2-T5 of the prior-deployed
-decoder (THEORY L6), and the L4 transition itself: ``I(M; Z) >= H(w) / 2`` at every
+decoder (docs/theory.md, L6), and the L4 transition itself: ``I(M; Z) >= H(w) / 2`` at every
 ``beta <= beta* / 4`` and ``I(M; Z) <= H(w) / 10`` at every ``beta >= 4 beta*``. Those two
 thresholds are ours (L4 speaks of the global optimum; a trained CVAE only approaches it),
 chosen so that "high well below, near zero well above" is a falsifiable statement.
@@ -36,44 +36,44 @@ from validation.checks import (
     measure_transport,
     transport_checks_from,
 )
-from validation.experiments import labelled, sized_config, sweep, train_policy
+from validation.experiments import Training, labelled, sweep, train_policy
 
 # Squared error summed over the chunk = Gaussian likelihood with 2 sigma^2 = 1.
 SIGMA = math.sqrt(0.5)
 BELOW, ABOVE = 0.25, 4.0   # "well below" and "well above" beta*, as multiples
 
-SIZES = {
-    "smoke": dict(multiples=(1 / 16, 16.0), hidden=(32, 32), steps=600, n_demos=1024,
-                  n_eval_demos=256, n_obs=4, n_samples=128, seeds=(0,)),
-    "reduced": dict(multiples=(1 / 16, 1 / 4, 1.0, 4.0, 16.0), hidden=(64, 64), steps=1000,
-                    n_demos=4096, n_eval_demos=1024, n_obs=8, n_samples=256, seeds=(0,)),
-    "full": dict(multiples=(1 / 64, 1 / 16, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 16.0, 64.0),
-                 hidden=(128, 128), steps=5000, n_demos=16384, n_eval_demos=2048, n_obs=16,
-                 n_samples=512, seeds=(0, 1, 2)),
-}
-
-
 @dataclass(frozen=True)
 class BetaSweepConfig:
-    """The sweep: ``beta`` as multiples of ``beta*``, CVAE and evaluation sizes."""
+    """The sweep: ``beta`` as multiples of ``beta*``, CVAE and evaluation sizes, and how
+    the suite runs it (device, cache, progress, planted bound)."""
 
-    multiples: tuple[float, ...] = SIZES["reduced"]["multiples"]
-    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
-    latent_dim: int = 2
-    hidden: tuple[int, ...] = (64, 64)
-    steps: int = 1000
-    n_demos: int = 4096
-    n_eval_demos: int = 1024
-    n_obs: int = 8
-    n_samples: int = 256
+    multiples: tuple[float, ...]
+    training: Training
+    n_eval_demos: int
+    n_obs: int
+    n_samples: int
     seeds: tuple[int, ...] = (0,)
+    latent_dim: int = 2
+    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
     device: str = "cpu"
     progress: bool = False
     cache_dir: Path = Path("out/cache")
+    plant: bool = False
 
-    @classmethod
-    def for_size(cls, size: str, seed: int = 0, **overrides) -> BetaSweepConfig:
-        return sized_config(cls, SIZES, size, seed, overrides)
+
+SIZES: dict[str, BetaSweepConfig] = {
+    "smoke": BetaSweepConfig(
+        multiples=(1 / 16, 16.0), training=Training(steps=600, n_demos=1024, hidden=(32, 32)),
+        n_eval_demos=256, n_obs=4, n_samples=128),
+    "reduced": BetaSweepConfig(
+        multiples=(1 / 16, 1 / 4, 1.0, 4.0, 16.0),
+        training=Training(steps=1000, n_demos=4096, hidden=(64, 64)), n_eval_demos=1024,
+        n_obs=8, n_samples=256),
+    "full": BetaSweepConfig(
+        multiples=(1 / 64, 1 / 16, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 16.0, 64.0),
+        training=Training(steps=5000, n_demos=16384, hidden=(128, 128)), n_eval_demos=2048,
+        n_obs=16, n_samples=512, seeds=(0, 1, 2)),
+}
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,7 @@ class BetaRun:
     multiple: float
     task_params: tuple[tuple[str, object], ...]
     latent_dim: int
-    hidden: tuple[int, ...]
-    steps: int
-    n_demos: int
+    training: Training
     n_eval_demos: int
     n_obs: int
     n_samples: int
@@ -94,8 +92,9 @@ class BetaRun:
     device: str
 
 
-def collapse_threshold(task) -> float:
-    """L4's ``beta* = Delta^2 / (4 sigma^2)`` of the task in the CVAE's loss convention."""
+def fork_collapse_threshold(task) -> float:
+    """L4's ``beta* = Delta^2 / (4 sigma^2)`` of the fork task in the CVAE's loss
+    convention (squared error summed over the chunk: ``sigma^2 = 1/2``)."""
     import theory
 
     return float(theory.collapse_threshold(task.mode_separation, SIGMA))
@@ -104,10 +103,9 @@ def collapse_threshold(task) -> float:
 def runs(config: BetaSweepConfig) -> list[BetaRun]:
     from validation.tasks import make_task
 
-    beta_star = collapse_threshold(make_task("fork", **dict(config.task_params)))
-    return [BetaRun(beta_star * k, k, config.task_params, config.latent_dim, config.hidden,
-                    config.steps, config.n_demos, config.n_eval_demos, config.n_obs,
-                    config.n_samples, seed, config.device)
+    beta_star = fork_collapse_threshold(make_task("fork", **dict(config.task_params)))
+    return [BetaRun(beta_star * k, k, config.task_params, config.latent_dim, config.training,
+                    config.n_eval_demos, config.n_obs, config.n_samples, seed, config.device)
             for k in config.multiples for seed in config.seeds]
 
 
@@ -117,9 +115,8 @@ def run_one(r: BetaRun) -> dict:
 
     task = make_task("fork", **dict(r.task_params))
     hyper = {"beta": r.beta, "latent_dim": r.latent_dim, "loss": "l2", "reduction": "sum",
-             "deploy": "prior", "hidden": r.hidden}
-    cvae, log, _ = train_policy(task, "cvae", hyper, steps=r.steps, n_demos=r.n_demos,
-                                seed=r.seed, device=r.device)
+             "deploy": "prior"}
+    cvae, log, _ = train_policy(task, "cvae", hyper, r.training, seed=r.seed, device=r.device)
     held_out = conditional_demonstrations(
         task, task.observations(max(1, r.n_eval_demos // 64), seed=r.seed + 10_000), 64,
         seed=r.seed)
@@ -131,7 +128,8 @@ def run_one(r: BetaRun) -> dict:
             "train_seconds": log.seconds}
 
 
-def transition_checks(rows: list[dict], confidence: float = DEFAULT_CONFIDENCE) -> list:
+def transition_checks(rows: list[dict], confidence: float = DEFAULT_CONFIDENCE, *,
+                      plant: bool = False) -> list:
     """L4: ``I(M;Z)`` high at ``beta <= beta*/4``, near 0 at ``beta >= 4 beta*`` (see module)."""
     out = []
     z = float(special.ndtri(1 - (1 - confidence) / 2))
@@ -148,7 +146,8 @@ def transition_checks(rows: list[dict], confidence: float = DEFAULT_CONFIDENCE) 
                              proposition="L4", quantity=f"I(M;Z) (nats) {what}",
                              n=row["n"], confidence=confidence,
                              note=(f"beta = {row['multiple']:.3g} beta*, beta* = "
-                                   f"{row['beta_star']:.4g}; thresholds H(w)/2, H(w)/10"))
+                                   f"{row['beta_star']:.4g}; thresholds H(w)/2, H(w)/10"),
+                            plant=plant)
         out.append((row, check))
     return out
 
@@ -181,8 +180,8 @@ def run(config: BetaSweepConfig) -> dict:
             "lipschitz_lower": summary["lipschitz_lower"],
             "final_loss": res["final_loss"]})
         label = f"cvae beta={r['multiple']:.3g} beta* seed {r['seed']}"
-        checks += labelled(latent_checks_from(lat), label)
-        checks += labelled(transport_checks_from(tm), label)
-    for row, check in transition_checks(rows):
+        checks += labelled(latent_checks_from(lat, plant=config.plant), label)
+        checks += labelled(transport_checks_from(tm, plant=config.plant), label)
+    for row, check in transition_checks(rows, plant=config.plant):
         checks += labelled([check], f"cvae beta={row['multiple']:.3g} beta* seed {row['seed']}")
     return {"rows": rows, "checks": checks, "beta_star": beta_star}

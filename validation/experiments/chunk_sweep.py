@@ -1,4 +1,4 @@
-"""Chunk sweep: THEORY T7's ``sqrt(H)`` law on trained flow policies.
+"""Chunk sweep: the `sqrt(H)` law of T7 (docs/theory.md) on trained flow policies.
 
 Fork task with the constant detour profile: the two trajectory modes differ by
 ``delta = 2 clearance`` at every step, so in chunk space they are
@@ -23,39 +23,38 @@ from pathlib import Path
 import numpy as np
 
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import labelled, sized_config, sweep, train_policy
-
-SIZES = {
-    "smoke": dict(horizons=(1, 4), hidden=(16, 16), steps=150, n_demos=512, n_obs=4,
-                  n_samples=128, seeds=(0,)),
-    "reduced": dict(horizons=(1, 2, 4, 8, 16), hidden=(128, 128), steps=4000, n_demos=4096,
-                    n_obs=8, n_samples=400, seeds=(0,)),
-    "full": dict(horizons=(1, 2, 4, 8, 16, 32), hidden=(256, 256), steps=10000, n_demos=16384,
-                 n_obs=16, n_samples=1000, seeds=(0, 1, 2)),
-}
+from validation.experiments import Training, labelled, sweep, train_policy
 
 
 @dataclass(frozen=True)
 class ChunkSweepConfig:
-    """The sweep: chunk lengths ``H``, the flow's Lipschitz cap, sizes."""
+    """The sweep: chunk lengths ``H``, the flow's Lipschitz cap, sizes, and how the suite
+    runs it (device, cache, progress, planted bound)."""
 
-    horizons: tuple[int, ...] = SIZES["reduced"]["horizons"]
+    horizons: tuple[int, ...]
+    training: Training
+    n_obs: int
+    n_samples: int
+    seeds: tuple[int, ...] = (0,)
     clearance: float = 0.5
     lipschitz_scale: float = 0.5
     n_steps: int = 8
-    hidden: tuple[int, ...] = (128, 128)
-    steps: int = 4000
-    n_demos: int = 4096
-    n_obs: int = 8
-    n_samples: int = 400
-    seeds: tuple[int, ...] = (0,)
     device: str = "cpu"
     progress: bool = False
     cache_dir: Path = Path("out/cache")
+    plant: bool = False
 
-    @classmethod
-    def for_size(cls, size: str, seed: int = 0, **overrides) -> ChunkSweepConfig:
-        return sized_config(cls, SIZES, size, seed, overrides)
+
+SIZES: dict[str, ChunkSweepConfig] = {
+    "smoke": ChunkSweepConfig(horizons=(1, 4), training=Training(150, 512, (16, 16)),
+                              n_obs=4, n_samples=128),
+    "reduced": ChunkSweepConfig(horizons=(1, 2, 4, 8, 16),
+                                training=Training(4000, 4096, (128, 128)), n_obs=8,
+                                n_samples=400),
+    "full": ChunkSweepConfig(horizons=(1, 2, 4, 8, 16, 32),
+                             training=Training(10000, 16384, (256, 256)), n_obs=16,
+                             n_samples=1000, seeds=(0, 1, 2)),
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,7 @@ class ChunkRun:
     clearance: float
     lipschitz_scale: float
     n_steps: int
-    hidden: tuple[int, ...]
-    steps: int
-    n_demos: int
+    training: Training
     n_obs: int
     n_samples: int
     seed: int
@@ -77,8 +74,7 @@ class ChunkRun:
 
 def runs(config: ChunkSweepConfig) -> list[ChunkRun]:
     return [ChunkRun(h, config.clearance, config.lipschitz_scale, config.n_steps,
-                     config.hidden, config.steps, config.n_demos, config.n_obs,
-                     config.n_samples, seed, config.device)
+                     config.training, config.n_obs, config.n_samples, seed, config.device)
             for h in config.horizons for seed in config.seeds]
 
 
@@ -89,9 +85,8 @@ def run_one(r: ChunkRun) -> dict:
 
     task = make_task("fork", horizon=r.horizon, clearance=r.clearance, profile="constant")
     hyper = {"spectral_norm": True, "activation": "relu", "lipschitz_scale": r.lipschitz_scale,
-             "n_steps": r.n_steps, "hidden": r.hidden}
-    policy, log, _ = train_policy(task, "flow", hyper, steps=r.steps, n_demos=r.n_demos,
-                                  seed=r.seed, device=r.device)
+             "n_steps": r.n_steps}
+    policy, log, _ = train_policy(task, "flow", hyper, r.training, seed=r.seed, device=r.device)
     obs = task.observations(r.n_obs, seed=r.seed)
     m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
     chunk_sep = np.asarray([float(theory.chunk_separation(off))
@@ -120,6 +115,7 @@ def run(config: ChunkSweepConfig) -> dict:
                          "mass_bound_upper", "mass_bound_lower", "effective_separation")},
                      "final_loss": res["final_loss"]})
         t7_checks = [dataclasses.replace(c, proposition="T7")
-                     for c in transport_checks_from(t7) if c.proposition == "T2"]
+                     for c in transport_checks_from(t7, plant=config.plant)
+                     if c.proposition == "T2"]
         checks += labelled(t7_checks, f"flow H={r['horizon']} seed {r['seed']}")
     return {"rows": rows, "checks": checks}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import labelled, sized_config, sweep, train_policy
+from validation.experiments import Training, labelled, sweep, train_policy
 
 # (kind, hyper-parameters, weight decay): the sizes below pick from these.
 VARIANTS: dict[str, tuple[str, tuple, float]] = {
@@ -37,38 +37,37 @@ VARIANTS: dict[str, tuple[str, tuple, float]] = {
     "cvae-wd": ("cvae", (("beta", 0.05), ("latent_dim", 2)), 1.0),
 }
 
-SIZES = {
-    "smoke": dict(variants=("flow-sn-1", "flow-free", "diffusion-ddim-2", "cvae"),
-                  hidden=(16, 16), steps=150, n_demos=512, n_obs=4, n_samples=128, seeds=(0,)),
-    "reduced": dict(variants=("flow-sn-0.5", "flow-sn-1", "flow-sn-4", "flow-free",
-                              "diffusion-ddim-2", "diffusion-ddim-10", "cvae", "cvae-wd"),
-                    hidden=(128, 128), steps=4000, n_demos=4096, n_obs=12, n_samples=400,
-                    seeds=(0,)),
-    "full": dict(variants=tuple(VARIANTS), hidden=(256, 256), steps=10000, n_demos=16384,
-                 n_obs=32, n_samples=1000, seeds=(0, 1, 2)),
-}
-
-
 @dataclass(frozen=True)
 class LipschitzSweepConfig:
-    """The sweep: which variants (keys of `VARIANTS`), training and evaluation sizes."""
+    """The sweep: which variants (keys of `VARIANTS`), training and evaluation sizes,
+    and how the suite runs it (device, cache, progress, planted bound)."""
 
-    variants: tuple[str, ...] = SIZES["reduced"]["variants"]
-    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
-    hidden: tuple[int, ...] = (128, 128)
-    steps: int = 4000
-    n_demos: int = 4096
-    n_obs: int = 12
-    n_samples: int = 400
+    variants: tuple[str, ...]
+    training: Training
+    n_obs: int
+    n_samples: int
     seeds: tuple[int, ...] = (0,)
+    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
     device: str = "cpu"
     progress: bool = False
     cache_dir: Path = Path("out/cache")
+    plant: bool = False
 
-    @classmethod
-    def for_size(cls, size: str, seed: int = 0, **overrides) -> LipschitzSweepConfig:
-        """The sweep at "smoke", "reduced" or "full" size, seeds offset by ``seed``."""
-        return sized_config(cls, SIZES, size, seed, overrides)
+
+SIZES: dict[str, LipschitzSweepConfig] = {
+    "smoke": LipschitzSweepConfig(
+        variants=("flow-sn-1", "flow-free", "diffusion-ddim-2", "cvae"),
+        training=Training(steps=150, n_demos=512, hidden=(16, 16)), n_obs=4, n_samples=128),
+    "reduced": LipschitzSweepConfig(
+        variants=("flow-sn-0.5", "flow-sn-1", "flow-sn-4", "flow-free", "diffusion-ddim-2",
+                  "diffusion-ddim-10", "cvae", "cvae-wd"),
+        training=Training(steps=4000, n_demos=4096, hidden=(128, 128)), n_obs=12,
+        n_samples=400),
+    "full": LipschitzSweepConfig(
+        variants=tuple(VARIANTS), training=Training(steps=10000, n_demos=16384,
+                                                    hidden=(256, 256)),
+        n_obs=32, n_samples=1000, seeds=(0, 1, 2)),
+}
 
 
 @dataclass(frozen=True)
@@ -78,11 +77,8 @@ class LipschitzRun:
     variant: str
     kind: str
     hyper: tuple[tuple[str, object], ...]
-    weight_decay: float
     task_params: tuple[tuple[str, object], ...]
-    hidden: tuple[int, ...]
-    steps: int
-    n_demos: int
+    training: Training
     n_obs: int
     n_samples: int
     seed: int
@@ -96,10 +92,9 @@ def runs(config: LipschitzSweepConfig) -> list[LipschitzRun]:
         if name not in VARIANTS:
             raise ValueError(f"variants must be keys of VARIANTS {sorted(VARIANTS)}, got {name!r}")
         kind, hyper, wd = VARIANTS[name]
-        for seed in config.seeds:
-            out.append(LipschitzRun(name, kind, hyper, wd, config.task_params, config.hidden,
-                                    config.steps, config.n_demos, config.n_obs,
-                                    config.n_samples, seed, config.device))
+        training = dataclasses.replace(config.training, weight_decay=wd)
+        out += [LipschitzRun(name, kind, hyper, config.task_params, training, config.n_obs,
+                             config.n_samples, seed, config.device) for seed in config.seeds]
     return out
 
 
@@ -108,9 +103,8 @@ def run_one(r: LipschitzRun) -> dict:
     from validation.tasks import make_task
 
     task = make_task("fork", **dict(r.task_params))
-    policy, log, _ = train_policy(task, r.kind, {**dict(r.hyper), "hidden": r.hidden},
-                                  steps=r.steps, n_demos=r.n_demos, seed=r.seed,
-                                  device=r.device, weight_decay=r.weight_decay)
+    policy, log, _ = train_policy(task, r.kind, dict(r.hyper), r.training, seed=r.seed,
+                                  device=r.device)
     obs = task.observations(r.n_obs, seed=r.seed)
     m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
     return {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
@@ -127,5 +121,5 @@ def run(config: LipschitzSweepConfig) -> dict:
         label = f"{r['variant']} seed {r['seed']}"
         rows.append({"variant": r["variant"], "seed": r["seed"], **m.summary(),
                      "final_loss": res["final_loss"], "train_seconds": res["train_seconds"]})
-        checks += labelled(transport_checks_from(m), label)
+        checks += labelled(transport_checks_from(m, plant=config.plant), label)
     return {"rows": rows, "checks": checks}

@@ -8,7 +8,7 @@ states (whole chunk open loop, and ACT temporal ensembling ``exp(-0.01 i)``), sc
 rollouts with `validation.paper_metrics`, and run the synthetic suite's bound checks on
 the chunk distribution at the start (`validation.checks`: T2-T5 at the certified
 Lipschitz constant, L1-L5 for the CVAE). One run = one (task, setting, seed), cached by
-`validation.cache.run_cached` so a killed suite resumes.
+`validation.experiments.sweep` so a killed suite resumes.
 
 Output: ``results["tables"]["paper_metrics"]`` (the paper's format: one row per task,
 policy setting and execution, each metric as ``mean [low, high]``, a 95% Student-t
@@ -31,7 +31,8 @@ import torch
 
 from validation import checks as bound_checks
 from validation import paper_metrics
-from validation.cache import run_cached
+from validation.devices import resolve_device
+from validation.experiments import Training, sized, sweep, train_policy
 from validation.suites import SuiteConfig
 from validation.tasks import make_task
 from validation.tasks.paper import rollout
@@ -57,16 +58,21 @@ EXECUTIONS = ("chunk", "ensemble")
 
 
 @dataclass(frozen=True)
-class SizeSpec:
-    """Everything that differs between smoke, reduced and full."""
+class PaperSuiteConfig:
+    """What the paper suite runs at one size (`SIZES`).
+
+    Attributes:
+        tasks: keys of `TASK_KEYS`. beta_sweep: CVAE KL weights besides the paper's 0.01.
+        seeds: training seeds (offset by the suite's base seed). training: `Training`.
+        n_rollouts: closed-loop rollouts per run and execution.
+        n_check_obs, n_check_samples: start states and samples per state of the bound
+            checks. n_plot_paths: rollouts stored for the figure. ddim_steps: DDIM steps.
+    """
 
     tasks: tuple[str, ...]
     beta_sweep: tuple[float, ...]
-    seeds: int
-    steps: int
-    batch_size: int
-    hidden: tuple[int, ...]
-    n_demos: int
+    seeds: tuple[int, ...]
+    training: Training
     n_rollouts: int
     n_check_obs: int
     n_check_samples: int
@@ -74,19 +80,19 @@ class SizeSpec:
     ddim_steps: int = 100
 
 
-SIZES: dict[str, SizeSpec] = {
-    "smoke": SizeSpec(tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
-                      beta_sweep=(), seeds=2, steps=30, batch_size=64, hidden=(32, 32),
-                      n_demos=64, n_rollouts=8, n_check_obs=2, n_check_samples=30,
-                      n_plot_paths=8, ddim_steps=10),
-    "reduced": SizeSpec(tasks=("circle", "conditional_circle", "sequential_decision",
-                               "radial-8"),
-                        beta_sweep=(1.0,), seeds=2, steps=1500, batch_size=256,
-                        hidden=(128, 128), n_demos=1000, n_rollouts=100, n_check_obs=4,
-                        n_check_samples=200, n_plot_paths=40),
-    "full": SizeSpec(tasks=tuple(TASK_KEYS), beta_sweep=(0.0001, 0.001, 0.1, 1.0, 10.0),
-                     seeds=5, steps=5000, batch_size=256, hidden=(256, 256), n_demos=1000,
-                     n_rollouts=500, n_check_obs=8, n_check_samples=1000, n_plot_paths=60),
+SIZES: dict[str, PaperSuiteConfig] = {
+    "smoke": PaperSuiteConfig(
+        tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
+        beta_sweep=(), seeds=(0, 1), training=Training(30, 64, (32, 32), batch_size=64),
+        n_rollouts=8, n_check_obs=2, n_check_samples=30, n_plot_paths=8, ddim_steps=10),
+    "reduced": PaperSuiteConfig(
+        tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
+        beta_sweep=(1.0,), seeds=(0, 1), training=Training(1500, 1000, (128, 128)),
+        n_rollouts=100, n_check_obs=4, n_check_samples=200, n_plot_paths=40),
+    "full": PaperSuiteConfig(
+        tasks=tuple(TASK_KEYS), beta_sweep=(0.0001, 0.001, 0.1, 1.0, 10.0),
+        seeds=(0, 1, 2, 3, 4), training=Training(5000, 1000, (256, 256)), n_rollouts=500,
+        n_check_obs=8, n_check_samples=1000, n_plot_paths=60),
 }
 
 
@@ -99,10 +105,7 @@ class PaperRun:
     kind: str
     hyper: tuple[tuple[str, Any], ...]
     seed: int
-    steps: int
-    batch_size: int
-    lr: float
-    n_demos: int
+    training: Training
     n_rollouts: int
     n_check_obs: int
     n_check_samples: int
@@ -116,41 +119,33 @@ class PaperRun:
 DDIM_CLIP = 4.0
 
 
-def settings_for(task_key: str, spec: SizeSpec) -> list[tuple[str, str, dict[str, Any]]]:
+def settings_for(task_key: str, spec: PaperSuiteConfig) -> list[tuple[str, str, dict[str, Any]]]:
     """``[(setting label, policy kind, hyper-parameters)]`` for one task.
 
     CVAE: ACT's loss convention (L1 averaged over chunk elements, KL summed over latent
     dimensions; `CVAEPolicy` ``reduction="mean"``), prior sampling at deployment.
     """
     latent = 4 if task_key == "radial-16" else 2
-    net = {"hidden": spec.hidden}
-    cvae = {"latent_dim": latent, "loss": "l1", "reduction": "mean", "deploy": "prior", **net}
-    out = [("regression", "regression", dict(net))]
+    cvae = {"latent_dim": latent, "loss": "l1", "reduction": "mean", "deploy": "prior"}
+    out = [("regression", "regression", {})]
     for beta in sorted({PAPER_BETA, *spec.beta_sweep}):
         out.append((f"cvae beta={beta:g}", "cvae", {**cvae, "beta": beta}))
-    out.append(("flow euler-10", "flow", {"n_steps": 10, "solver": "euler", **net}))
+    out.append(("flow euler-10", "flow", {"n_steps": 10, "solver": "euler"}))
     out.append((f"diffusion ddim-{spec.ddim_steps}", "diffusion",
                 {"n_train_steps": 100, "sampler": "ddim", "n_sampling_steps": spec.ddim_steps,
-                 "clip_sample": DDIM_CLIP, **net}))
+                 "clip_sample": DDIM_CLIP}))
     return out
 
 
 def run_one(cfg: PaperRun) -> dict[str, Any]:
     """Train, roll out, score and measure one (task, setting, seed); JSON-ready."""
-    from validation.policies import TrainConfig, make_policy
-
-    torch.set_num_threads(1)
     start = time.perf_counter()
     name, params = TASK_KEYS[cfg.task_key]
     task = make_task(name, action_scale=ACTION_SCALE, **params)
-    demos = task.demonstrations(cfg.n_demos, cfg.seed)
-    paths, modes = task.demonstration_paths(cfg.n_demos, cfg.seed)
+    paths, modes = task.demonstration_paths(cfg.training.n_demos, cfg.seed)
     reference = paper_metrics.expert_reference(paths, modes, task.n_modes, task.obstacles())
-    hyper = dict(cfg.hyper)
-    policy = make_policy(cfg.kind, task.obs_dim, task.chunk_dim, seed=cfg.seed, **hyper)
-    log = policy.fit(demos.obs, demos.actions,
-                     TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                                 seed=cfg.seed, device=cfg.device))
+    policy, log, _ = train_policy(task, cfg.kind, dict(cfg.hyper), cfg.training,
+                                  seed=cfg.seed, device=cfg.device)
     starts = task.observations(cfg.n_rollouts, cfg.seed)
     executions = [(e, None if e == "chunk" else AGGREGATION) for e in EXECUTIONS]
     result: dict[str, Any] = {
@@ -159,7 +154,7 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         "metrics": {}, "paths": {}, "labels": {}, "transport": None, "latent": None}
     variants = [(e, agg, None) for e, agg in executions]
     if cfg.kind == "cvae":
-        # ACT deploys at the prior mean z = 0 (THEORY L5, last sentence).
+        # ACT deploys at the prior mean z = 0 (docs/theory.md, L5, last sentence).
         variants.append(("chunk z=0", None, "mean"))
     for label, aggregation, deploy in variants:
         if deploy is not None:
@@ -184,49 +179,41 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         result["transport"] = bound_checks.measure_transport(
             policy, task, obs, cfg.n_check_samples, cfg.seed, empirical=empirical).to_dict()
     if cfg.kind == "cvae":
-        held_out = task.demonstrations(max(cfg.n_demos, 64), cfg.seed + 10_000)
+        held_out = task.demonstrations(max(cfg.training.n_demos, 64), cfg.seed + 10_000)
         result["latent"] = bound_checks.measure_latent(policy, task, held_out,
                                                         cfg.seed).to_dict()
     result["run_seconds"] = time.perf_counter() - start
     return result
 
 
-def _device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+def runs(spec: PaperSuiteConfig, device: str) -> list[PaperRun]:
+    """Every run of the suite: task x policy setting x seed."""
+    return [PaperRun(task_key=t, setting=label, kind=kind, hyper=tuple(sorted(hyper.items())),
+                     seed=seed, training=spec.training, n_rollouts=spec.n_rollouts,
+                     n_check_obs=spec.n_check_obs, n_check_samples=spec.n_check_samples,
+                     n_plot_paths=spec.n_plot_paths, device=device)
+            for t in spec.tasks for label, kind, hyper in settings_for(t, spec)
+            for seed in spec.seeds]
 
 
 def run_suite(config: SuiteConfig) -> dict[str, Any]:
     """Run the paper benchmark at ``config.size``; the results dict of docs/architecture.md."""
-    if config.size not in SIZES:
-        raise ValueError(f"size must be one of {sorted(SIZES)}, got {config.size!r}")
-    spec = SIZES[config.size]
-    device = _device(config.device)
+    spec = sized(SIZES, config.size, config.seed)
+    device = resolve_device(config.device)
     start = time.perf_counter()
-    runs = [PaperRun(task_key=t, setting=label, kind=kind,
-                     hyper=tuple(sorted(hyper.items())), seed=config.seed + s,
-                     steps=spec.steps, batch_size=spec.batch_size, lr=1e-3,
-                     n_demos=spec.n_demos, n_rollouts=spec.n_rollouts,
-                     n_check_obs=spec.n_check_obs, n_check_samples=spec.n_check_samples,
-                     n_plot_paths=spec.n_plot_paths, device=device)
-            for t in spec.tasks for label, kind, hyper in settings_for(t, spec)
-            for s in range(spec.seeds)]
-    iterator = runs
-    if config.progress:
-        from tqdm.auto import tqdm
-        iterator = tqdm(runs, desc="paper suite")
-    done = [run_cached("paper", cfg, run_one, config.cache) for cfg in iterator]
+    done = sweep("paper", runs(spec, device), run_one, config.cache, config.progress)
 
     checks = []
     for r in done:
         found = []
         if r["transport"] is not None:
             found += bound_checks.transport_checks_from(
-                bound_checks.TransportMeasurement.from_dict(r["transport"]))
+                bound_checks.TransportMeasurement.from_dict(r["transport"]),
+                plant=config.plant_wrong_bound)
         if r["latent"] is not None:
             found += bound_checks.latent_checks_from(
-                bound_checks.LatentMeasurement.from_dict(r["latent"]))
+                bound_checks.LatentMeasurement.from_dict(r["latent"]),
+                plant=config.plant_wrong_bound)
         for c in found:
             d = c.to_dict()
             d["quantity"] = f"{r['task']} / {r['setting']} / seed {r['seed']}: {d['quantity']}"
@@ -234,9 +221,10 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
     raw = metric_rows(done)
     n_fail = sum(c["verdict"] == "FAIL" for c in checks)
     notes = [
-        f"{len(done)} runs: {len(spec.tasks)} tasks x settings x {spec.seeds} training seeds "
-        f"(seeds {config.seed}..{config.seed + spec.seeds - 1}); {spec.steps} training steps, "
-        f"{spec.n_demos} demonstrations, {spec.n_rollouts} rollouts per run and execution.",
+        f"{len(done)} runs: {len(spec.tasks)} tasks x settings x {len(spec.seeds)} training "
+        f"seeds (seeds {', '.join(map(str, spec.seeds))}); {spec.training.steps} training "
+        f"steps, {spec.training.n_demos} demonstrations, {spec.n_rollouts} rollouts per run "
+        "and execution.",
         f"Compute: {sum(r['run_seconds'] for r in done):.0f} s summed over the runs when "
         "they were computed (cached runs are loaded, not redone).",
         "Metric intervals: 95% Student-t over training seeds (none with one seed).",
@@ -252,8 +240,9 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         "paper's standard deviation; see docs/paper-benchmark.md for this and every other "
         "reading of the paper's benchmark.",
     ]
-    if bound_checks.planted():
-        notes.append("A WRONG BOUND WAS PLANTED (MODEBOUND_PLANT_WRONG_BOUND): FAILs expected.")
+    if config.plant_wrong_bound:
+        notes.insert(0, "A WRONG BOUND IS PLANTED (--plant-wrong-bound): FAIL verdicts are "
+                        "expected.")
     return {
         "suite": "paper", "size": config.size, "seed": config.seed, "device": device,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -299,16 +288,6 @@ def format_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """``rows`` (e.g. ``results["tables"]["paper_metrics"]``) as a GitHub markdown table."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def rollout_samples(done: list[dict[str, Any]]) -> dict[str, Any]:
     """The plotted rollouts: the first seed's paths per task, setting and execution, with
     the geometry `plot_suite` draws (so figures come from the JSON alone)."""
@@ -330,62 +309,11 @@ def _geometry(task_key: str) -> dict[str, Any]:
 
 
 def plot_suite(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Rollouts over each task's obstacles, one panel per task and policy setting, one
-    figure per execution; drawn from ``results["rollouts"]`` alone."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    """Every figure of the suite from ``results`` alone (`paper_figures`)."""
+    from validation.experiments import paper_figures
 
-    from validation.plots import publication_style, save_figure
-
-    rollouts = results.get("rollouts", {})
-    if not rollouts:
-        return []
-    tasks = list(rollouts)
-    settings = list(dict.fromkeys(s for t in tasks for s in rollouts[t]["settings"]))
-    executions = list(dict.fromkeys(e for t in tasks for s in rollouts[t]["settings"].values()
-                                    for e in s["paths"]))
-    files: list[Path] = []
-    with publication_style():
-        for execution in executions:
-            fig, axes = plt.subplots(len(tasks), len(settings), squeeze=False,
-                                     figsize=(1.9 * len(settings), 1.9 * len(tasks)))
-            for i, task_key in enumerate(tasks):
-                geo = rollouts[task_key]
-                for j, setting in enumerate(settings):
-                    ax = axes[i, j]
-                    _draw_panel(ax, geo, geo["settings"].get(setting, {}), execution, Rectangle)
-                    if i == 0:
-                        ax.set_title(setting, fontsize=7)
-                    if j == 0:
-                        ax.set_ylabel(task_key, fontsize=7)
-            fig.suptitle(f"rollouts ({execution}); colour = assigned mode", fontsize=8)
-            fig.tight_layout()
-            files += save_figure(fig, out_dir, f"paper_rollouts_{execution.replace(' ', '_')}"
-                                 .replace("=", ""))
-            plt.close(fig)
-    return files
+    return paper_figures.plot_rollouts(results.get("rollouts", {}), out_dir)
 
 
-def _draw_panel(ax, geo: dict, setting: dict, execution: str, rectangle) -> None:
-    import matplotlib.pyplot as plt
-
-    for x0, y0, x1, y1 in geo["obstacles"]:
-        ax.add_patch(rectangle((x0, y0), x1 - x0, y1 - y0, color="0.6", lw=0))
-    n_modes = len(geo["mean_paths"])
-    # tab10's colours are distinct; tab20 (pairs of light and dark) only when K > 10.
-    colours = plt.get_cmap("tab10" if n_modes <= 10 else "tab20")
-    for k, m in enumerate(geo["mean_paths"]):
-        m = np.asarray(m)
-        ax.plot(m[:, 0], m[:, 1], color=colours(k), lw=2.5, alpha=0.25)
-    paths = setting.get("paths", {}).get(execution)
-    if paths is not None:
-        for p, k in zip(paths, setting["labels"][execution], strict=True):
-            p = np.asarray(p)
-            ax.plot(p[:, 0], p[:, 1], color=colours(k), lw=0.6, alpha=0.8)
-    else:
-        ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=7)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xticks=[], yticks=[], aspect="equal")
-
-
-__all__ = ["SIZES", "TASK_KEYS", "PaperRun", "SizeSpec", "format_rows", "markdown_table",
+__all__ = ["SIZES", "TASK_KEYS", "PaperRun", "PaperSuiteConfig", "format_rows", "runs",
            "metric_rows", "plot_suite", "run_one", "run_suite", "settings_for"]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from theory import _args
+from validation.devices import resolve_device
 from validation.policies.networks import converge_spectral_norms
 
 
@@ -44,8 +45,10 @@ class TrainConfig:
         _args.positive(self.lr, "lr")
         _args.nonnegative(self.weight_decay, "weight_decay")
         _args.integer_at_least(self.seed, "seed", 0)
-        if not (self.device == "cpu" or self.device.split(":")[0] == "cuda"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.device == "auto":
+            raise ValueError("device must be a concrete device ('cpu', 'cuda', 'cuda:N'); "
+                             "resolve 'auto' with validation.devices.resolve_device first")
+        resolve_device(self.device)
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,6 @@ class Policy(nn.Module, abc.ABC):
     def fit(self, obs, actions, config: TrainConfig | None = None) -> TrainLog:
         """Train on ``obs`` ``[N, obs_dim]`` and ``actions`` ``[N, chunk_dim]`` (NumPy or torch)."""
         config = TrainConfig() if config is None else config
-        if config.device != "cpu" and not torch.cuda.is_available():
-            raise ValueError(f"config.device is {config.device!r} but CUDA is not available; "
-                             "use device='cpu'")
         self.to(config.device)
         obs = self._as_obs(obs)
         actions = self._as_batch(actions, self.chunk_dim, "actions")
@@ -170,7 +170,7 @@ class TransportPolicy(Policy):
 
         Every Jacobian norm evaluated is a valid lower bound on the Lipschitz constant
         (``T_o`` is a.e. differentiable), so the maximum over all evaluations is reported.
-        The search looks where THEORY T4 (local form) says the steep part is, between the
+        The search looks where docs/theory.md, T4 (local form) says the steep part is, between the
         preimages of different modes: for each observation it draws ``n_starts`` pairs
         of Gaussian noises, evaluates the Jacobian at ``segment_points`` points of each
         segment between them, and pushes the steepest point of each segment uphill on

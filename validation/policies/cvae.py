@@ -1,14 +1,14 @@
 """Conditional VAE in the ACT style (Zhao et al., RSS 2023), MLP backbone.
 
 Encoder ``q(z | o, a) = N(mu(a, o), diag exp(logvar(a, o)))``, prior ``p(z | o) = N(0, I)``,
-decoder ``a = D(z, o)``. Training loss per chunk (THEORY Part L)
+decoder ``a = D(z, o)``. Training loss per chunk (docs/theory.md, Part L)
 
     rec(a, D(z, o)) + beta * KL(q(. | o, a) || N(0, I)),   z ~ q(. | o, a) (reparametrised),
 
 with ``rec`` the L1 (``|.|_1``) or squared (``|.|_2^2``) error and
 
 - ``reduction="sum"``: ``rec`` summed over the ``D = H * action_dim`` chunk elements
-  (the per-chunk likelihood convention of THEORY L4: squared loss = Gaussian
+  (the per-chunk likelihood convention of docs/theory.md, L4: squared loss = Gaussian
   likelihood with ``sigma^2 = 1/2``, so ``beta* = Delta^2 / 2``);
 - ``reduction="mean"``: ``rec`` averaged over the chunk elements, KL summed over latent
   dimensions -- ACT's convention (``kl_weight = 10``). Multiplying the loss by ``D``
@@ -17,7 +17,7 @@ with ``rec`` the L1 (``|.|_1``) or squared (``|.|_2^2``) error and
 `CVAEPolicy.effective_beta` returns the KL weight in the "sum" convention.
 
 Deployment: ``deploy="prior"`` samples ``z ~ N(0, I)`` (a transport map ``z -> D(z, o)``,
-THEORY L6), ``deploy="mean"`` decodes ``z = 0`` as ACT does (one chunk per observation).
+docs/theory.md, L6), ``deploy="mean"`` decodes ``z = 0`` as ACT does (one chunk per observation).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class CVAEPolicy(TransportPolicy):
                                                device=self.device))
 
     def certified_lipschitz(self, method: str = "fast-certified"):
-        """Upper bound on ``Lip(z -> D(z, o))`` for every ``o`` (THEORY L6):
+        """Upper bound on ``Lip(z -> D(z, o))`` for every ``o`` (docs/theory.md, L6):
         ``numerics.lipschitz_upper`` of the decoder in its ``z`` block. Meaningful for
         ``deploy="prior"``; at ``deploy="mean"`` the policy is deterministic."""
         return certify_network(self.decoder, self.latent_dim, method)

@@ -14,7 +14,7 @@ Samplers, both written as one step ``x' = A x + B eps_theta(x, t, o) + s z``:
   initial noise, ``noise_dim = chunk_dim``.
 - DDPM ancestral sampling on all ``T`` steps: ``A = 1/sqrt(alpha_t)``,
   ``B = -beta_t / sqrt(alpha_t (1 - abar_t))``, ``s = sqrt(beta~_t)`` (zero at the last
-  step). Following THEORY T6 (stochastic samplers), `transport` takes *all* the noise,
+  step). Following docs/theory.md, T6 (stochastic samplers), `transport` takes *all* the noise,
   initial and injected: ``noise_dim = T * chunk_dim``.
 
 Certificate: with ``l`` the Lipschitz constant of ``eps_theta`` in ``x`` (every ``t, o``),
@@ -168,7 +168,7 @@ class DiffusionPolicy(TransportPolicy):
         return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
 
     def certified_lipschitz(self, method: str = "fast-certified"):
-        """Upper bound on ``Lip(noise -> a)`` for every observation (THEORY T6), see module.
+        """Upper bound on ``Lip(noise -> a)`` for every observation (T6, docs/theory.md).
 
         ``l`` = ``numerics.lipschitz_upper`` of the epsilon network in its ``x`` block.
         DDIM: ``numerics.flow_lipschitz_upper(..., "ddim", alpha_bars)`` along the sampling

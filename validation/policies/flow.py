@@ -5,7 +5,7 @@ Training (Lipman et al. 2023, rectified-flow path): ``x_t = (1 - t) x_0 + t x_1`
 ``v(x_t, t, o)`` on ``x_1 - x_0``. Sampling integrates ``dx/dt = v(x, t, o)`` from
 ``x_0 = eps`` at ``t = 0`` to ``t = 1`` in ``N`` equal steps ``h = 1/N``.
 
-Certificate (THEORY T6): if ``v(., t, o)`` is ``l``-Lipschitz in ``x`` for every ``t, o``
+Certificate (docs/theory.md, T6): if ``v(., t, o)`` is ``l``-Lipschitz in ``x`` for every ``t, o``
 (one network certificate, conditioning enters additively), then one step is
 ``(1 + h l)``-Lipschitz (Euler) or ``(1 + h l + (h l)^2 / 2)``-Lipschitz (Heun:
 ``x + h/2 (v(x) + v(x + h v(x)))``), and the sampler map ``eps -> a`` is Lipschitz with
@@ -68,20 +68,18 @@ class FlowPolicy(TransportPolicy):
         return ((self.velocity(xt, t, obs) - (actions - x0)) ** 2).sum(-1).mean()
 
     def _push(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        from numerics import integrate_flow
+
         o = obs[:, None, :].expand(-1, noise.shape[1], -1)
-        x, h = noise, 1.0 / self.n_steps
-        for j in range(self.n_steps):
-            t = torch.full(x.shape[:-1], j * h, device=x.device, dtype=x.dtype)
-            v = self.velocity(x, t, o)
-            if self.solver == "euler":
-                x = x + h * v
-            else:
-                v_next = self.velocity(x + h * v, t + h, o)
-                x = x + 0.5 * h * (v + v_next)
-        return x
+
+        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+            return self.velocity(x, torch.full(x.shape[:-1], t, device=x.device,
+                                               dtype=x.dtype), o)
+
+        return integrate_flow(velocity, noise, self.n_steps, self.solver)
 
     def certified_lipschitz(self, method: str = "fast-certified"):
-        """Upper bound on ``Lip(eps -> a)`` for every observation (THEORY T6, product form).
+        """Upper bound on ``Lip(eps -> a)`` for every observation (T6 product form).
 
         ``l`` = ``numerics.lipschitz_upper`` of the velocity network in its ``x`` block
         (exact weights: a spectral-norm parametrisation's power-iteration estimate is not

@@ -3,7 +3,7 @@
 ``pi(a | o) = sum_j pi_j(o) N(a; mu_j(o), sigma_j(o)^2 I)``, trained by negative
 log-likelihood. Sampling first draws the component ``j`` (a discrete choice) and then
 the Gaussian: the map from base randomness to chunks is discontinuous, the sharp-
-transition extreme of THEORY T4 -- no Lipschitz constant, hence no `transport`.
+transition extreme of docs/theory.md, T4 -- no Lipschitz constant, hence no `transport`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ layers and slope-restricted activations, fed ``torch.cat([varying, conditioning]
 with the varying block (noise, latent or state) first. Conditioning (observation,
 time embedding) then enters the first layer additively, like a bias, so one certificate
 ``numerics.lipschitz_upper(net, input_slice=slice(0, d))`` holds for every observation
-and time (NUMERICS-NOTES: biases do not enter LipSDP).
+and time (docs/numerics-lipschitz.md: biases do not enter LipSDP).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def converge_spectral_norms(module: nn.Module, iterations: int = 200) -> None:
     """Run ``iterations`` extra power iterations in every spectral-norm parametrisation.
 
     During training each forward pass does one power iteration against a moving weight,
-    so the stored estimate lags and underestimates ``sigma`` (NUMERICS-NOTES: exact norms
+    so the stored estimate lags and underestimates ``sigma`` (measured: exact norms
     1.02-1.08 after a few hundred steps). Converging it after training makes each layer's
     exact norm ~1, so ``output_scale`` is honoured; certificates still use exact norms.
     """

@@ -1,7 +1,7 @@
 """Regression (MSE) baseline: the mode-averaging reference.
 
 Minimising ``E |a - f(o)|^2`` gives ``f(o) = E[A | o] = sum_k w_k c_k(o)`` on a task with
-point modes: for two modes the weighted midpoint, a bridge action (THEORY T4, T7).
+point modes: for two modes the weighted midpoint, a bridge action (docs/theory.md, T4, T7).
 """
 
 from __future__ import annotations

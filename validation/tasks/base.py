@@ -4,7 +4,7 @@ A task maps an observation ``o`` to ``K`` point modes ``c_1(o) .. c_K(o)`` in ch
 space ``R^D`` (``D = horizon * action_dim``, flattened time-major) with weights
 ``w_k``. The demonstrator draws a mode ``k ~ w`` and returns ``c_k(o) + xi`` where the
 noise ``xi`` is Gaussian, radially clipped to norm ``<= noise_radius <= rho``: every
-demonstration lies in ``M_k^rho = {a : |a - c_k(o)| <= rho}`` (THEORY.md, Notation).
+demonstration lies in ``M_k^rho = {a : |a - c_k(o)| <= rho}`` (docs/theory.md, Notation).
 Because the modes are known, mode masses, bridge mass and distances to the
 demonstrator are exact functions of policy samples (`Task.mode_labels`).
 """
@@ -88,13 +88,7 @@ class Task(abc.ABC):
         obs = self._sample_obs(n, rng)
         modes = rng.choice(self.n_modes, size=n, p=self.weights)
         centres = self.mode_centres(obs)[np.arange(n), modes]
-        xi = rng.normal(scale=self.noise, size=centres.shape)
-        norm = np.linalg.norm(xi, axis=1, keepdims=True)
-        # Radial clipping keeps every demonstration inside M_k^rho, so "demonstrations
-        # lie in their modes" holds surely, not just with high probability; the 1e-5
-        # margin absorbs the float32 rounding of the returned chunks.
-        radius = self.noise_radius * (1 - 1e-5)
-        xi *= np.minimum(1.0, radius / np.maximum(norm, 1e-300))
+        xi = clipped_noise(rng, centres.shape, self.noise, self.noise_radius)
         return Demonstrations(obs=obs.astype(np.float32),
                               actions=(centres + xi).astype(np.float32),
                               modes=modes.astype(np.int64))
@@ -111,12 +105,31 @@ class Task(abc.ABC):
         return d.min(axis=(1, 2))
 
     def mode_distances(self, obs: np.ndarray, chunks: np.ndarray) -> np.ndarray:
-        """``[B, n, K]`` distance of each chunk to each mode centre.
+        """``[B, n, K]`` distance of each chunk to each mode centre (`numerics.mode_distances`).
 
         Args:
             obs: ``[B, obs_dim]``.
             chunks: ``[B, n, chunk_dim]`` (e.g. `Policy.sample` output) or ``[B, chunk_dim]``.
         """
+        from numerics import mode_distances
+
+        obs, chunks = self._check_chunks(obs, chunks)
+        return mode_distances(chunks, self.mode_centres(obs))
+
+    def mode_labels(self, obs: np.ndarray, chunks: np.ndarray, rho: float | None = None
+                    ) -> np.ndarray:
+        """``[B, n]`` int: the mode ``k`` with ``|a - c_k(o)| <= rho``, or ``-1`` (bridge)
+        (`numerics.assign_modes`, default ``rho`` the task's).
+
+        The balls are disjoint when ``rho < Delta(o) / 2``, so the label is unique.
+        """
+        from numerics import assign_modes
+
+        obs, chunks = self._check_chunks(obs, chunks)
+        return assign_modes(chunks, self.mode_centres(obs), self.rho if rho is None else rho)
+
+    def _check_chunks(self, obs: np.ndarray, chunks: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
         obs = self._check_obs(obs)
         chunks = np.asarray(chunks, dtype=np.float64)
         if chunks.ndim == 2:
@@ -125,19 +138,7 @@ class Task(abc.ABC):
             raise ValueError(
                 f"chunks must have shape [B, n, {self.chunk_dim}] with B = {obs.shape[0]}, "
                 f"got {chunks.shape}")
-        c = self.mode_centres(obs)
-        return np.linalg.norm(chunks[:, :, None, :] - c[:, None, :, :], axis=-1)
-
-    def mode_labels(self, obs: np.ndarray, chunks: np.ndarray, rho: float | None = None
-                    ) -> np.ndarray:
-        """``[B, n]`` int: the mode ``k`` with ``|a - c_k(o)| <= rho``, or ``-1`` (bridge).
-
-        The balls are disjoint when ``rho < Delta(o) / 2``, so the label is unique.
-        """
-        rho = self.rho if rho is None else _args.nonnegative(rho, "rho")
-        d = self.mode_distances(obs, chunks)
-        k = d.argmin(axis=-1)
-        return np.where(d.min(axis=-1) <= rho, k, -1)
+        return obs, chunks
 
     def _check_obs(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float64)
@@ -149,6 +150,26 @@ class Task(abc.ABC):
         return (f"{type(self).__name__}(name={self.name!r}, horizon={self.horizon}, "
                 f"action_dim={self.action_dim}, n_modes={self.n_modes}, "
                 f"weights={np.round(self.weights, 4).tolist()}, rho={self.rho:.4g})")
+
+
+def clip_scale(noise: np.ndarray, radius: float) -> np.ndarray:
+    """``[...]`` the factor ``min(1, r / |xi|)`` that radially clips each row ``xi`` of
+    ``noise`` ``[..., D]`` into the closed ball of radius ``r = radius (1 - 1e-5)``.
+
+    Radial clipping keeps every demonstration inside its mode's ``rho``-ball, so
+    "demonstrations lie in their modes" holds surely, not just with high probability;
+    the 1e-5 margin absorbs the float32 rounding of stored chunks.
+    """
+    norm = np.linalg.norm(noise, axis=-1)
+    return np.minimum(1.0, radius * (1 - 1e-5) / np.maximum(norm, 1e-300))
+
+
+def clipped_noise(rng: np.random.Generator, shape: tuple[int, ...], std: float,
+                  radius: float) -> np.ndarray:
+    """Gaussian noise ``[..., D]`` of per-element std ``std``, each row radially clipped
+    to norm ``<= radius`` (`clip_scale`): the demonstration noise of every task."""
+    xi = rng.normal(scale=std, size=shape)
+    return xi * clip_scale(xi, radius)[..., None]
 
 
 def _seed(seed: int) -> int:

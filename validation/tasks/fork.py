@@ -9,7 +9,7 @@ midpoint. The chunk is ``H`` planar waypoints relative to the start,
 with ``n = (-u_2, u_1)`` the left normal, ``sigma_0 = +1`` (left), ``sigma_1 = -1``
 (right), and the detour profile ``p_t = 1`` ("constant") or
 ``p_t = sin(pi (t + 1) / (H + 1))`` ("bump"). The two modes differ by
-``delta_t = 2 clearance p_t n`` at step ``t``, so (THEORY T7)
+``delta_t = 2 clearance p_t n`` at step ``t``, so (docs/theory.md, T7)
 
     Delta_H = (sum_t |delta_t|^2)^{1/2} = 2 clearance (sum_t p_t^2)^{1/2},
 

@@ -92,15 +92,6 @@ class KWay(Task):
         coords = self._coordinates(np.pi * obs[:, 1])
         return base[:, None, :] + coords @ self._frame
 
-    def pairwise_separation_closed_form(self) -> np.ndarray:
-        """``[K, K]`` the designed ``Delta_ij`` (observation-independent), from the layout."""
-        K = self.n_modes
-        i, j = np.meshgrid(np.arange(K), np.arange(K), indexing="ij")
-        if self.layout == "circle":
-            r = self.delta / (2 * np.sin(np.pi / K))
-            return 2 * r * np.abs(np.sin(np.pi * (i - j) / K))
-        return self.delta * (i != j)
-
 
 def _time_profile_frame(horizon: int, action_dim: int, m: int) -> np.ndarray:
     """``[m, H * action_dim]`` orthonormal rows: smooth (polynomial) time profiles per axis.

@@ -54,7 +54,8 @@ import numpy as np
 from scipy import linalg
 
 from theory import _args
-from validation.tasks.base import Demonstrations, Task, check_rho_noise
+from validation.execution import ChunkExecutor
+from validation.tasks.base import Demonstrations, Task, check_rho_noise, clip_scale
 
 EPISODE_LENGTH = 60
 START = np.array([0.5, 0.5])
@@ -186,15 +187,13 @@ class PaperTask(Task):
               else rng.integers(0, T, size=n))
         noise = self.noise * np.einsum("st,nti->nsi", self._noise_factor,
                                        rng.standard_normal((n, T, 2)))
-        # Clip the chunk part of the noise radially at rho (THEORY notation: every
-        # demonstration in M_k^rho) by scaling the whole path noise, so the path stays a
-        # Gaussian-process path up to one scalar; 1e-5 absorbs float32 rounding.
+        # Clip the chunk part of the noise radially at rho (every demonstration in
+        # M_k^rho) by scaling the whole path noise, so the path stays a Gaussian-process
+        # path up to one scalar.
         window = t0[:, None] + np.arange(self.horizon)
         chunk_noise = _pad_episode(self.action_scale * deltas(noise),
                                    self.horizon)[np.arange(n)[:, None], window]
-        chunk_noise = chunk_noise.reshape(n, -1)
-        norm = np.linalg.norm(chunk_noise, axis=1)
-        scale = np.minimum(1.0, self.rho * (1 - 1e-5) / np.maximum(norm, 1e-300))
+        scale = clip_scale(chunk_noise.reshape(n, -1), self.noise_radius)
         paths = self._paths[modes] + scale[:, None, None] * noise
         return paths, modes, t0
 
@@ -317,24 +316,17 @@ def rollout(task: PaperTask, policy, start_obs: np.ndarray, *, aggregation: floa
     if aggregation is not None:
         aggregation = _args.nonnegative(aggregation, "aggregation")
     T, H, B = task.episode_length, task.horizon, start_obs.shape[0]
+    executor = ChunkExecutor(H, ensemble=aggregation)
     pos = np.zeros((B, T, 2))
     pos[:, 0] = start_obs[:, :2]
-    every = 1 if aggregation is not None else H
-    chunks: dict[int, np.ndarray] = {}                     # query step -> [B, H, 2]
     diverged = np.zeros(B, dtype=bool)
     for t in range(T - 1):
-        if t % every == 0:
+        if executor.query_due(t):
             obs = task.observation_at(pos[:, t], start_obs).astype(np.float32)
             out = policy.sample(obs, 1, generator=generator)
             out = out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
-            chunks[t] = out[:, 0].astype(np.float64).reshape(B, H, 2)
-        if aggregation is None:
-            action = chunks[t - t % H][:, t % H]
-        else:
-            live = [s for s in sorted(chunks) if s <= t < s + H]
-            w = np.exp(-aggregation * np.arange(len(live)))
-            action = sum(wi * chunks[s][:, t - s] for wi, s in zip(w, live, strict=True))
-            action = action / w.sum()
+            executor.add(t, out[:, 0].astype(np.float64).reshape(B, H, 2))
+        action = executor.action(t)
         step = pos[:, t] + action / task.action_scale
         bad = ~np.all(np.isfinite(step) & (np.abs(step) <= DIVERGED), axis=1)
         diverged |= bad
