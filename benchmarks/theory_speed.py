@@ -1,8 +1,9 @@
 """Speed of theory.transport's numeric paths, as ratios against references in-process.
 
-Targets (GitHub issue #2): `max_mode_mass` on a 10^6-element array within 1.3x of a bare
-`scipy.special.ndtr` call on the same array; a scalar call under 5 microseconds; SymPy
-never imported by numeric calls. Run:
+Targets (GitHub issues #2, #12): `max_mode_mass` on a 10^6-element array within 1.3x of a
+bare `scipy.special.ndtr` call on the same array; a scalar call under 5 microseconds (also
+after the validation layer of issue #12); SymPy never imported by numeric calls. Also timed:
+the local forms and the K >= 3 Wasserstein bound (a lower Riemann sum since issue #12). Run:
 
     .venv/bin/python benchmarks/theory_speed.py
 
@@ -93,8 +94,25 @@ def main() -> None:
          lambda: theory.wasserstein_lower_bound(1.0, 2.0)),
         ("wasserstein_lower_bound(1.0, 2.0, p=2) (tanh-sinh)",
          lambda: theory.wasserstein_lower_bound(1.0, 2.0, p=2)),
-        ("wasserstein_lower_bound(1.0, 2.0, w[K=3]) (quad)",
+        ("wasserstein_lower_bound(1.0, 2.0, w[K=3]) (Riemann sum)",
          lambda: theory.wasserstein_lower_bound(1.0, 2.0, (0.3, 0.3, 0.4))),
+        ("wasserstein_lower_bound(1.0, 2.0, w[K=20]) (hung > 10 s before #12)",
+         lambda: theory.wasserstein_lower_bound(1.0, 2.0, np.full(20, 0.05))),
+        ("wasserstein_lower_bound(1e12, 2.0) (p = 1, Gauss-Jacobi)",
+         lambda: theory.wasserstein_lower_bound(1e12, 2.0)),
+        ("max_mode_mass_local(1.0, 1.0, 0.1353)",
+         lambda: theory.max_mode_mass_local(1.0, 1.0, 0.1353)),
+        ("max_mode_mass_local(L[1e4], 1.0, 0.1)",
+         lambda: theory.max_mode_mass_local(rng.uniform(0.1, 5, 10**4), 1.0, 0.1)),
+        ("max_mode_mass_local(1.0, 1.0, 0.1, 3)",
+         lambda: theory.max_mode_mass_local(1.0, 1.0, 0.1, 3)),
+        ("max_weighted_coverage_local(1.0, 1.0, w[K=3], 0.1)",
+         lambda: theory.max_weighted_coverage_local(1.0, 1.0, (0.2, 0.3, 0.5), 0.1)),
+        ("min_bridge_mass_local(1.0, 1.0, 0.1)",
+         lambda: theory.min_bridge_mass_local(1.0, 1.0, 0.1)),
+        ("wasserstein_lower_bound_local(1.0, 2.0, 0.1)",
+         lambda: theory.wasserstein_lower_bound_local(1.0, 2.0, 0.1)),
+        ("outside_ball_mass(2.0, 16, 0.5)", lambda: theory.outside_ball_mass(2.0, 16, 0.5)),
     ]
     for name, fn in slow:
         rows.append((name, "-", f"{per_call(fn, 3) * 1e3:.2f} ms", "-"))

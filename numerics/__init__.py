@@ -1,4 +1,4 @@
-"""modebound.numerics: the constants the bounds take, measured on real torch models.
+"""numerics: the constants the bounds take, measured on real torch models.
 
 `numerics.lipschitz` (certified upper and empirical lower Lipschitz constants),
 `numerics.flow` (flow maps of samplers and their constants), `numerics.transport`

@@ -23,11 +23,14 @@ from typing import Literal
 import torch
 
 from numerics.lipschitz import LipschitzEstimate, lipschitz_lower
+from theory import _args
 from theory._args import integer_at_least
 
 FlowMethod = Literal["euler", "heun", "rk4", "ddim"]
 FLOW_METHODS = ("euler", "heun", "rk4", "ddim")
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
+MAX_STEPS = 10_000  # steps of one sampler (a Python loop per step)
+_STAGES = {"euler": 1, "heun": 2, "rk4": 3, "ddim": 1}
 
 
 def _grid(n_steps: int, t0: float, t1: float) -> list[float]:
@@ -35,8 +38,20 @@ def _grid(n_steps: int, t0: float, t1: float) -> list[float]:
 
 
 def _check_method(method: str) -> None:
-    if method not in FLOW_METHODS:
+    if not isinstance(method, str) or method not in FLOW_METHODS:
         raise ValueError(f"method must be one of {FLOW_METHODS}, got {method!r}")
+
+
+def _forward_interval(t0, t1) -> tuple[float, float]:
+    """``t0 < t1``, both finite: a certified bound is for the map the sampler computes, which
+    integrates forward (``t1 < t0`` would make every ``h`` negative and the per-step factors
+    ``1 + h l`` smaller than 1 for an expanding map)."""
+    t0 = float(_args.finite(t0, "t0"))
+    t1 = float(_args.finite(t1, "t1"))
+    if not t1 > t0:
+        raise ValueError(f"t1 must be greater than t0 (forward integration), got t0={t0!r}, "
+                         f"t1={t1!r}")
+    return t0, t1
 
 
 def _alpha_bars(alpha_bars, n_steps: int) -> torch.Tensor:
@@ -64,6 +79,11 @@ def ddim_coefficients(alpha_bars) -> tuple[torch.Tensor, torch.Tensor]:
 
     Returns:
         ``(a, b)``, float64 tensors of shape ``(n_steps,)``.
+
+    Examples:
+        >>> a, b = ddim_coefficients([0.25, 1.0])
+        >>> float(a[0]), round(float(b[0]), 4)
+        (2.0, -1.7321)
     """
     ab = torch.as_tensor(alpha_bars, dtype=torch.float64).reshape(-1)
     if ab.shape[0] < 2 or not bool(torch.all((ab > 0) & (ab <= 1))):
@@ -103,11 +123,17 @@ def integrate_flow(
 
     Returns:
         ``x(t1)`` of shape ``(n, d)`` (differentiable in ``x0``), or the path.
+
+    Examples:
+        >>> integrate_flow(lambda x, t: x, torch.ones(1, 1), 2).item()  # (1 + 1/2)^2
+        2.25
     """
     _check_method(method)
-    n_steps = integer_at_least(n_steps, "n_steps", 1)
+    n_steps = integer_at_least(n_steps, "n_steps", 1, MAX_STEPS)
     if not isinstance(x0, torch.Tensor):
         raise TypeError(f"x0 must be a torch.Tensor of shape (n, d), got {type(x0).__name__}")
+    t0 = float(_args.finite(t0, "t0"))
+    t1 = float(_args.finite(t1, "t1"))
     times = _grid(n_steps, float(t0), float(t1))
     h = (float(t1) - float(t0)) / n_steps
     if method == "ddim":
@@ -136,7 +162,8 @@ def step_lipschitz_bound(method: FlowMethod, h: float, stage_lipschitz, *,
                          ) -> float:
     r"""Certified Lipschitz bound of one solver step from bounds on its velocity stages.
 
-    With ``l(s) >= Lip(v(., s))`` (and, for DDIM, ``l >= Lip(eps(., t_j))``):
+    With ``l(s) >= Lip(v(., s))`` (and, for DDIM, ``l >= Lip(eps(., t_j))``) and a step
+    ``h >= 0``:
 
     - Euler: ``1 + h l(t)``; with a one-sided bound ``mu >= sup_x lambda_max(sym J_v)``:
       ``sqrt(max(0, 1 + 2 h mu + h^2 l^2))`` (``|(I + hJ)u|^2 = |u|^2 + 2h u^T J u + h^2|Ju|^2``,
@@ -144,18 +171,48 @@ def step_lipschitz_bound(method: FlowMethod, h: float, stage_lipschitz, *,
     - Heun: ``1 + h/2 (l_1 + l_2 (1 + h l_1))``, ``l_1 = l(t)``, ``l_2 = l(t + h)``.
     - RK4: ``1 + h/6 (L_1 + 2 L_2 + 2 L_3 + L_4)`` with ``L_1 = l(t)``,
       ``L_2 = l(t+h/2)(1 + h L_1/2)``, ``L_3 = l(t+h/2)(1 + h L_2/2)``, ``L_4 = l(t+h)(1 + h L_3)``.
-    - DDIM: ``|a_j| + |b_j| l(t_j)``.
+    - DDIM: ``|a_j| + |b_j| l(t_j)`` (``h`` unused).
 
     Args:
+        method: "euler", "heun", "rk4" or "ddim".
+        h: the step, finite and ``>= 0`` (a negative step integrates backwards, for which
+            these factors are not bounds).
         stage_lipschitz: Euler/DDIM ``(l(t),)``; Heun ``(l(t), l(t+h))``;
-            RK4 ``(l(t), l(t+h/2), l(t+h))``.
+            RK4 ``(l(t), l(t+h/2), l(t+h))``; each finite and ``>= 0``.
+        one_sided: Euler only: ``mu``, finite and ``>= -l(t)`` (every field has
+            ``sup lambda_max(sym J) >= -Lip``, so a smaller value is not a valid bound).
+        a, b: DDIM's coefficients (finite).
+
+    Returns:
+        The step's certified Lipschitz bound (a float ``>= 0``).
+
+    Examples:
+        >>> step_lipschitz_bound("euler", 0.1, (2.0,))
+        1.2
+        >>> round(step_lipschitz_bound("euler", 0.1, (2.0,), one_sided=-1.0), 4)
+        0.9165
     """
-    ls = [float(v) for v in stage_lipschitz]
+    _check_method(method)
+    h = float(_args.nonnegative(h, "h"))
+    try:
+        ls = [float(v) for v in stage_lipschitz]
+    except TypeError as exc:
+        raise TypeError(f"stage_lipschitz must be a sequence of numbers, got "
+                        f"{type(stage_lipschitz).__name__}") from exc
+    if len(ls) < _STAGES[method]:
+        raise ValueError(f"stage_lipschitz must hold {_STAGES[method]} bound(s) for "
+                         f"{method!r}, got {len(ls)}")
     if any(not (v >= 0 and math.isfinite(v)) for v in ls):
         raise ValueError(f"stage Lipschitz bounds must be finite and >= 0, got {ls}")
+    if one_sided is not None:
+        if method != "euler":
+            raise ValueError("one_sided is certified here only for method='euler'")
+        mu = float(_args.finite(one_sided, "one_sided"))
+        if mu < -ls[0]:
+            raise ValueError(f"one_sided must be >= -l(t) = {-ls[0]!r} (sup lambda_max(sym J) "
+                             f">= -||J||), got {mu!r}")
+        return math.sqrt(max(0.0, 1 + 2 * h * mu + h * h * ls[0] ** 2))
     if method == "euler":
-        if one_sided is not None:
-            return math.sqrt(max(0.0, 1 + 2 * h * one_sided + h * h * ls[0] ** 2))
         return 1 + h * ls[0]
     if method == "heun":
         return 1 + h / 2 * (ls[0] + ls[1] * (1 + h * ls[0]))
@@ -165,7 +222,8 @@ def step_lipschitz_bound(method: FlowMethod, h: float, stage_lipschitz, *,
         k3 = ls[1] * (1 + h * k2 / 2)
         k4 = ls[2] * (1 + h * k3)
         return 1 + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-    _check_method(method)
+    a = float(_args.finite(a, "a"))
+    b = float(_args.finite(b, "b"))
     return abs(a) + abs(b) * ls[0]
 
 
@@ -196,14 +254,30 @@ def flow_lipschitz_upper(
 
     Returns:
         `LipschitzEstimate` (``kind="upper"``); ``details["step_bounds"]`` per step.
+
+    Raises:
+        ValueError: ``t1 <= t0``, non-finite times, ``n_steps`` outside ``[1, 10000]``, or
+        a ``lipschitz_at`` / ``one_sided_at`` value that is not a valid bound (NaN,
+        negative, ``mu < -l``), named in the message.
+
+    Examples:
+        >>> round(flow_lipschitz_upper(lambda t: 1.0, 2).value, 12)  # (1 + 1/2)^2
+        2.25
     """
     _check_method(method)
-    n_steps = integer_at_least(n_steps, "n_steps", 1)
+    n_steps = integer_at_least(n_steps, "n_steps", 1, MAX_STEPS)
     if one_sided_at is not None and method != "euler":
         raise ValueError("one_sided_at is certified here only for method='euler'")
+    if not callable(lipschitz_at):
+        raise TypeError(f"lipschitz_at must be a callable t -> bound, got "
+                        f"{type(lipschitz_at).__name__}")
+    if one_sided_at is not None and not callable(one_sided_at):
+        raise TypeError(f"one_sided_at must be a callable t -> bound, got "
+                        f"{type(one_sided_at).__name__}")
     began = time.perf_counter()
-    times = _grid(n_steps, float(t0), float(t1))
-    h = (float(t1) - float(t0)) / n_steps
+    t0, t1 = _forward_interval(t0, t1)
+    times = _grid(n_steps, t0, t1)
+    h = (t1 - t0) / n_steps
     if method == "ddim":
         a, b = ddim_coefficients(_alpha_bars(alpha_bars, n_steps))
     factors = []
@@ -216,8 +290,14 @@ def flow_lipschitz_upper(
             stages = (lipschitz_at(t), lipschitz_at(t + h / 2), lipschitz_at(t + h))
         kwargs = {"a": float(a[j]), "b": float(b[j])} if method == "ddim" else {}
         mu = one_sided_at(t) if one_sided_at is not None else None
-        factors.append(step_lipschitz_bound(method, h, stages, one_sided=mu, **kwargs))
-    return LipschitzEstimate(math.prod(factors), "upper", f"flow-product-{method}",
+        try:
+            factors.append(step_lipschitz_bound(method, h, stages, one_sided=mu, **kwargs))
+        except (TypeError, ValueError) as exc:
+            what = "one_sided_at" if "one_sided" in str(exc) else "lipschitz_at"
+            raise type(exc)(f"{what}({t!r}) gave an invalid bound: {exc}") from None
+    # each factor and the product carry a few roundings: round the bound up past them
+    value = math.prod(factors) * (1 + 16 * (len(factors) + 1) * 2.0**-52)
+    return LipschitzEstimate(value, "upper", f"flow-product-{method}",
                              time.perf_counter() - began,
                              {"step_bounds": factors, "one_sided": one_sided_at is not None})
 
@@ -238,8 +318,20 @@ def flow_lipschitz_lower(
     ``(n, d)``), i.e. the largest Jacobian norm of the whole sampler found by
     jvp/vjp power iteration and multi-start ascent (``lower_options``: ``method=``
     "gradient-ascent" | "difference-quotient", ``n_steps`` of ascent is ``ascent_steps``,
-    ``seed``, ``region``, ...)."""
+    ``seed``, ``region``, ...). ``x0`` must be finite (``ValueError`` otherwise).
+
+    Examples:
+        >>> est = flow_lipschitz_lower(lambda x, t: x, torch.ones(2, 1), 2, ascent_steps=0)
+        >>> round(est.value, 6)
+        2.25
+    """
     ascent = lower_options.pop("ascent_steps", 10)
+    _check_method(method)
+    n_steps = integer_at_least(n_steps, "n_steps", 1, MAX_STEPS)
+    if not isinstance(x0, torch.Tensor):
+        raise TypeError(f"x0 must be a torch.Tensor of shape (n, d), got {type(x0).__name__}")
+    if not bool(torch.all(torch.isfinite(x0))):
+        raise ValueError("x0 must be finite (found NaN or inf)")
 
     def flow_map(x):
         return integrate_flow(velocity, x, n_steps, method, t0=t0, t1=t1, alpha_bars=alpha_bars)
@@ -278,6 +370,11 @@ def ideal_velocity(x: torch.Tensor, t: float, centers, weights) -> torch.Tensor:
 
     Args:
         x: ``(n, d)``; t in ``[0, 1)``; centers ``(K, d)``; weights ``(K,)`` positive.
+
+    Examples:
+        >>> c = torch.tensor([[1.0], [-1.0]])
+        >>> ideal_velocity(torch.zeros(1, 1), 0.5, c, torch.tensor([0.5, 0.5])).item()
+        0.0
     """
     centers, weights = _mixture(x, t, centers, weights)
     return (_posterior(x, t, centers, weights) @ centers - x) / (1 - t)
@@ -291,6 +388,11 @@ def ideal_velocity_jacobian(x: torch.Tensor, t: float, centers, weights) -> torc
 
     since ``grad_x log p(k|x) = t (c_k - E[x_1|x]) / (1 - t)^2``. Shape ``(n, d, d)``.
     It is unbounded as ``t -> 1`` near the boundary between two modes' basins.
+
+    Examples:
+        >>> c = torch.tensor([[1.0], [-1.0]])
+        >>> ideal_velocity_jacobian(torch.zeros(1, 1), 0.5, c, torch.tensor([0.5, 0.5])).item()
+        2.0
     """
     centers, weights = _mixture(x, t, centers, weights)
     p = _posterior(x, t, centers, weights)

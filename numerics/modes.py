@@ -1,7 +1,7 @@
 """Mode statistics: which mode each sample falls in, mode masses with exact intervals,
 and verdicts of bounds against samples.
 
-Notation (THEORY.md): modes ``M_1..M_K`` with tolerance ``rho``,
+Notation (docs/theory.md): modes ``M_1..M_K`` with tolerance ``rho``,
 ``M_k^rho = {a : dist(a, M_k) <= rho}``; a policy's mode mass ``m_k = mu(M_k^rho)`` and
 bridge mass ``b = 1 - sum_k m_k``. A sample in no ``M_k^rho`` is a *bridge* sample
 (label ``-1``).
@@ -31,8 +31,9 @@ from scipy.spatial import cKDTree
 from theory import _args
 
 __all__ = [
-    "ModeMasses", "assign_modes", "mode_masses", "masses_from_labels", "modes_from_demonstrations",
-    "clopper_pearson", "BoundCheck", "check_proportion_bound", "check_interval_bound",
+    "ModeMasses", "assign_modes", "mode_distances", "mode_masses", "masses_from_labels",
+    "modes_from_demonstrations", "clopper_pearson", "BoundCheck", "check_proportion_bound",
+    "check_interval_bound", "detectable_proportion", "binomial_pvalue", "holm_adjusted",
 ]
 
 Relation = Literal["<=", ">="]
@@ -125,11 +126,64 @@ def modes_from_demonstrations(actions: Any, n_modes: int, seed: int = 0) -> np.n
     return centres[np.lexsort(centres.T[::-1])]
 
 
-def assign_modes(samples: Any, modes: Any, rho: float | None = None) -> np.ndarray:
+def _step_norm(diff: np.ndarray, step_dim: int | None) -> np.ndarray:
+    """Norm over the last axis, or the mean over steps of per-step norms."""
+    if step_dim is None:
+        return np.linalg.norm(diff, axis=-1)
+    steps = diff.reshape(*diff.shape[:-1], diff.shape[-1] // step_dim, step_dim)
+    return np.linalg.norm(steps, axis=-1).mean(axis=-1)
+
+
+def mode_distances(samples: Any, modes: Any, *, step_dim: int | None = None) -> np.ndarray:
+    r"""Distance of each sample to each point mode.
+
+    .. math:: d(a, c_k) = |a - c_k|_2 \quad\text{or, with ``step_dim = s``,}\quad
+              d(a, c_k) = \frac1H \sum_{t=1}^{H} |a_t - c_{k,t}|_2,
+
+    the second for chunks (or paths) of ``H`` steps of ``s`` coordinates each, flattened
+    time-major (the paper's "mean over time" distance to a mode's mean path).
+
+    Args:
+        samples: ``[n, D]``, or ``[B, n, D]`` with per-observation modes.
+        modes: ``[K, D]`` point modes, or ``[B, K, D]`` per observation.
+        step_dim: ``None`` (Euclidean distance in ``R^D``) or the per-step size ``s``
+            (``D`` must be a multiple of it).
+
+    Returns:
+        float64 distances of shape ``samples.shape[:-1] + (K,)``.
+    """
+    x = as_numpy(samples, "samples")
+    c = as_numpy(modes, "modes")
+    if step_dim is not None:
+        step_dim = _args.integer_at_least(step_dim, "step_dim", 1)
+        if x.shape[-1] % step_dim:
+            raise ValueError(f"step_dim must divide the sample size {x.shape[-1]}, "
+                             f"got {step_dim}")
+    if c.ndim == 2 and x.ndim == 2:
+        if c.shape[1] != x.shape[1]:
+            raise ValueError(f"modes must have shape [K, {x.shape[1]}], got {c.shape}")
+        diff = x[:, None, :] - c[None, :, :]
+    elif c.ndim == 3 and x.ndim == 3:
+        if c.shape[0] != x.shape[0] or c.shape[2] != x.shape[2]:
+            raise ValueError(f"modes must have shape [{x.shape[0]}, K, {x.shape[2]}] for "
+                             f"samples {x.shape}, got {c.shape}")
+        diff = x[:, :, None, :] - c[:, None, :, :]
+    else:
+        raise ValueError("modes [K, D] need samples [n, D] and modes [B, K, D] need "
+                         f"samples [B, n, D]; got modes {c.shape}, samples {x.shape}")
+    if c.shape[-2] < 1:
+        raise ValueError("modes must hold at least one mode")
+    return _step_norm(diff, step_dim)
+
+
+def assign_modes(samples: Any, modes: Any, rho: float | None = None, *,
+                 step_dim: int | None = None) -> np.ndarray:
     """Label each sample with the mode it lies in (``-1``: bridge, in no mode).
 
     A sample ``a`` is in mode ``k`` when ``dist(a, M_k) <= rho``; when it is within
     ``rho`` of several modes (possible only if ``rho >= Delta / 2``) the nearest wins.
+    This is the one mode assignment of the project: tasks (`validation.tasks.Task`),
+    the checks and the paper's metrics all call it.
 
     Args:
         samples: ``[n, D]``, or ``[B, n, D]`` with per-observation centres.
@@ -140,16 +194,20 @@ def assign_modes(samples: Any, modes: Any, rho: float | None = None) -> np.ndarr
               to the nearest point, by a k-d tree); needs ``rho``.
         rho: tolerance ``>= 0``. ``None`` (point modes only): nearest centre, no
             bridge (a Voronoi assignment).
+        step_dim: point modes only: measure distances as the mean over steps of per-step
+            distances (`mode_distances`), e.g. ``2`` for planar paths.
 
     Returns:
         int64 labels of shape ``samples.shape[:-1]`` in ``{-1, 0, .., K-1}``.
     """
-    x = as_numpy(samples, "samples")
     if rho is not None:
         rho = _args.nonnegative(rho, "rho")
     if isinstance(modes, (list, tuple)):
+        x = as_numpy(samples, "samples")
         if rho is None:
             raise ValueError("rho is required when modes are point sets; pass rho >= 0")
+        if step_dim is not None:
+            raise ValueError("step_dim applies to point modes, not to point sets")
         if x.ndim != 2:
             raise ValueError(f"samples must have shape [n, D] with point-set modes, got {x.shape}")
         sets = [as_numpy(m, f"modes[{k}]") for k, m in enumerate(modes)]
@@ -160,21 +218,7 @@ def assign_modes(samples: Any, modes: Any, rho: float | None = None) -> np.ndarr
             raise ValueError("modes must hold at least one point set")
         dist = np.stack([cKDTree(m).query(x)[0] for m in sets], axis=-1)
     else:
-        c = as_numpy(modes, "modes")
-        if c.ndim == 2 and x.ndim == 2:
-            if c.shape[1] != x.shape[1]:
-                raise ValueError(f"modes must have shape [K, {x.shape[1]}], got {c.shape}")
-            dist = np.linalg.norm(x[:, None, :] - c[None, :, :], axis=-1)
-        elif c.ndim == 3 and x.ndim == 3:
-            if c.shape[0] != x.shape[0] or c.shape[2] != x.shape[2]:
-                raise ValueError(f"modes must have shape [{x.shape[0]}, K, {x.shape[2]}] for "
-                                 f"samples {x.shape}, got {c.shape}")
-            dist = np.linalg.norm(x[:, :, None, :] - c[:, None, :, :], axis=-1)
-        else:
-            raise ValueError("modes [K, D] need samples [n, D] and modes [B, K, D] need "
-                             f"samples [B, n, D]; got modes {c.shape}, samples {x.shape}")
-        if c.shape[-2] < 1:
-            raise ValueError("modes must hold at least one mode")
+        dist = mode_distances(samples, modes, step_dim=step_dim)
     labels = np.argmin(dist, axis=-1).astype(np.int64)
     if rho is not None:
         labels[np.min(dist, axis=-1) > rho] = -1
@@ -297,7 +341,7 @@ def _json_float(x: float) -> float | str:
 
 @dataclass(frozen=True)
 class BoundCheck:
-    """The verdict of one bound against measured data.
+    """The verdict of one bound against measured data, and whether it could have failed.
 
     Attributes:
         proposition: the proposition id ("T2", "L4", ...).
@@ -311,6 +355,12 @@ class BoundCheck:
         verdict: ``"FAIL"`` iff the interval lies entirely on the wrong side of the
             bound; ``"INCONCLUSIVE"`` when the caller marked the estimate as
             noise-dominated and it did not fail; else ``"PASS"``.
+        detectable: the most extreme bound value the data could refute at this ``n`` and
+            confidence: for ``"<="`` the largest lower interval end any possible outcome
+            gives (every bound below it can FAIL), for ``">="`` the smallest upper end.
+        failable: some possible outcome would FAIL the check: ``bound < detectable``
+            (``"<="``) or ``bound > detectable`` (``">="``). A PASS of a check that is not
+            failable says nothing about the bound.
         note: free text (method, calibration, caveats).
     """
 
@@ -323,6 +373,8 @@ class BoundCheck:
     n: int
     confidence: float
     verdict: Verdict
+    detectable: float
+    failable: bool
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -330,12 +382,16 @@ class BoundCheck:
         d = dataclasses.asdict(self)
         d["estimate"] = _json_float(float(self.estimate))
         d["bound"] = _json_float(float(self.bound))
+        d["detectable"] = _json_float(float(self.detectable))
         d["interval"] = [_json_float(float(v)) for v in self.interval]
         d["n"], d["confidence"] = int(self.n), float(self.confidence)
+        d["failable"] = bool(self.failable)
         return d
 
 
 def _real(x: Any, name: str) -> float:
+    if isinstance(x, (bool, np.bool_, str, bytes, complex)):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     try:
         v = float(x)
     except (TypeError, ValueError) as exc:
@@ -347,15 +403,21 @@ def _real(x: Any, name: str) -> float:
 
 def check_interval_bound(estimate: float, interval: tuple[float, float], bound: float,
                          relation: Relation, *, proposition: str, quantity: str, n: int,
-                         confidence: float, note: str = "",
+                         confidence: float, detectable: float, note: str = "",
                          inconclusive: bool = False) -> BoundCheck:
-    """Verdict of a bound against an estimate that carries an interval.
+    """Verdict of a bound against an estimate that carries an interval, with its power.
 
     ``relation="<="`` claims ``true quantity <= bound``: FAIL iff ``low > bound``.
     ``relation=">="`` claims ``true quantity >= bound``: FAIL iff ``high < bound``.
     Otherwise PASS, or INCONCLUSIVE when ``inconclusive`` (the caller knows the estimate
     is noise-dominated, e.g. an empirical W1 below its split-half noise floor); a FAIL
     stays a FAIL since the interval already excludes the bound.
+
+    Power: ``detectable`` is the most extreme interval end any possible outcome at this
+    ``n`` and confidence gives (the caller knows the estimator: for a proportion it is
+    the Clopper-Pearson end at the extreme count, see `check_proportion_bound`; ``-inf``
+    / ``inf`` when the estimator is unbounded); the check is ``failable`` iff the bound
+    lies beyond it, i.e. iff some outcome would FAIL it.
 
     Args:
         estimate: point estimate (finite or infinite, not NaN).
@@ -364,11 +426,19 @@ def check_interval_bound(estimate: float, interval: tuple[float, float], bound: 
         relation: ``"<="`` or ``">="``.
         proposition, quantity: labels for the report.
         n: sample size ``>= 1``; confidence: level in ``(0, 1)``.
+        detectable: see above (not NaN).
+
+    Examples:
+        >>> c = check_interval_bound(0.2, (0.1, 0.3), 0.5, "<=", proposition="T2",
+        ...                          quantity="m", n=100, confidence=0.99, detectable=0.95)
+        >>> c.verdict, c.failable
+        ('PASS', True)
     """
     if relation not in ("<=", ">="):
         raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
     est = _real(estimate, "estimate")
     bnd = _real(bound, "bound")
+    det = _real(detectable, "detectable")
     try:
         lo, hi = (_real(v, "interval") for v in interval)
     except (TypeError, ValueError) as exc:
@@ -379,10 +449,28 @@ def check_interval_bound(estimate: float, interval: tuple[float, float], bound: 
     n = _args.integer_at_least(n, "n", 1)
     confidence = _args.open_probability(confidence, "confidence")
     fails = lo > bnd if relation == "<=" else hi < bnd
+    failable = det > bnd if relation == "<=" else det < bnd
     verdict: Verdict = "FAIL" if fails else ("INCONCLUSIVE" if inconclusive else "PASS")
     return BoundCheck(proposition=str(proposition), quantity=str(quantity), estimate=est,
                       interval=(lo, hi), bound=bnd, relation=relation, n=n,
-                      confidence=float(confidence), verdict=verdict, note=note)
+                      confidence=float(confidence), verdict=verdict, detectable=det,
+                      failable=bool(failable or fails), note=note)
+
+
+def detectable_proportion(n: int, relation: Relation, confidence: float) -> float:
+    """The most extreme Clopper-Pearson end over all counts of ``n`` trials: the lower
+    end at ``count = n`` (``(alpha/2)^(1/n)``) for ``"<="``, the upper end at ``count = 0``
+    (``1 - (alpha/2)^(1/n)``) for ``">="``; ``alpha = 1 - confidence``.
+
+    Examples:
+        >>> round(detectable_proportion(100, ">=", 0.99), 4)
+        0.0516
+    """
+    if relation not in ("<=", ">="):
+        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+    n = _args.integer_at_least(n, "n", 1)
+    lo, hi = clopper_pearson(n if relation == "<=" else 0, n, confidence)
+    return lo if relation == "<=" else hi
 
 
 def check_proportion_bound(count: int, n: int, bound: float, relation: Relation = "<=", *,
@@ -393,13 +481,68 @@ def check_proportion_bound(count: int, n: int, bound: float, relation: Relation 
     The estimate is ``count / n`` with its Clopper-Pearson interval at ``confidence``;
     the verdict follows `check_interval_bound` (FAIL only when the interval lies entirely
     on the wrong side of ``bound``). A true bound therefore FAILs with probability at
-    most ``(1 - confidence) / 2``.
+    most ``(1 - confidence) / 2``. The power is that of the most extreme count
+    (`detectable_proportion`): ``failable`` iff ``count = n`` (for ``"<="``) or
+    ``count = 0`` (for ``">="``) would FAIL.
 
     Args:
         count: integer ``0 <= count <= n``; n: integer ``>= 1``.
         bound: the bound on the probability; relation: ``"<="`` or ``">="``.
+
+    Examples:
+        >>> c = check_proportion_bound(90, 100, 0.5, "<=", proposition="T2", quantity="m")
+        >>> c.verdict, c.failable
+        ('FAIL', True)
+        >>> check_proportion_bound(0, 10, 0.3, ">=", proposition="T4", quantity="b").failable
+        False
     """
     lo, hi = clopper_pearson(count, n, confidence)
     return check_interval_bound(float(count) / float(n), (lo, hi), bound, relation,
                                 proposition=proposition, quantity=quantity, n=int(n),
-                                confidence=confidence, note=note, inconclusive=inconclusive)
+                                confidence=confidence, note=note, inconclusive=inconclusive,
+                                detectable=detectable_proportion(n, relation, confidence))
+
+
+def binomial_pvalue(count: Any, n: Any, bound: Any, relation: Relation) -> np.ndarray | float:
+    """One-sided exact binomial p-value of ``count`` successes in ``n`` against the claim
+    ``p <= bound`` (``P(Binom(n, bound) >= count)``) or ``p >= bound``
+    (``P(Binom(n, bound) <= count)``); broadcasts. The two-sided Clopper-Pearson
+    interval at confidence ``1 - alpha`` excludes ``bound`` on the claim's wrong side iff
+    this p-value is below ``alpha / 2``.
+
+    Examples:
+        >>> round(binomial_pvalue(60, 100, 0.5, "<="), 4)
+        0.0284
+    """
+    if relation not in ("<=", ">="):
+        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+    c, nn = as_numpy(count, "count"), as_numpy(n, "n")
+    b = _args.probability(bound, "bound")
+    if np.any(c != np.round(c)) or np.any(nn != np.round(nn)) or np.any(c < 0) \
+            or np.any(c > nn) or np.any(nn < 1):
+        raise ValueError("count and n must be integers with 0 <= count <= n, n >= 1")
+    p = stats.binom.sf(c - 1, nn, b) if relation == "<=" else stats.binom.cdf(c, nn, b)
+    p = np.clip(p, 0.0, 1.0)
+    return float(p) if np.ndim(p) == 0 else p
+
+
+def holm_adjusted(pvalues: Any) -> np.ndarray:
+    r"""Holm's step-down adjusted p-values (Holm 1979): with ``p_(1) <= .. <= p_(m)``,
+    ``\tilde p_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``. Rejecting every hypothesis
+    with ``\tilde p <= alpha`` controls the family-wise error at ``alpha``; it rejects
+    everything Bonferroni rejects and possibly more. (Five lines of NumPy: not worth a
+    statsmodels dependency.)
+
+    Examples:
+        >>> holm_adjusted([0.01, 0.04, 0.03]).round(3).tolist()
+        [0.03, 0.06, 0.06]
+    """
+    p = as_numpy(pvalues, "pvalues").reshape(-1)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("pvalues must lie in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out

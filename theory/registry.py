@@ -1,7 +1,8 @@
 """The registry of propositions: one `Proposition` per statement of Parts T and L.
 
 Each module of `theory` declares its propositions next to the functions that evaluate
-them; `theory.PROPOSITIONS` collects them by id ("T1".."T8", "L1".."L6").
+them; `theory.PROPOSITIONS` collects them by id ("T1".."T8", "L1".."L6", and the local
+forms "T2-local".."T5-local"). Proofs: docs/theory.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ class Proposition:
     """A proposition of the theory, in words, in SymPy, and as code.
 
     Attributes:
-        id: "T1".."T8" (action-space generators) or "L1".."L6" (latent-variable policies).
+        id: "T1".."T8" (action-space generators), "T2-local".."T5-local" (their local
+            forms) or "L1".."L6" (latent-variable policies).
         title: a short name ("two-mode limit").
         statement: the statement as a SymPy relational or expression (an inequality
             in the named symbols), built lazily so importing `theory` stays cheap.
@@ -36,7 +38,14 @@ class Proposition:
     related: tuple[Callable[..., Any], ...] = field(default=())
 
     def latex(self) -> str:
-        """The statement in LaTeX (via `sympy.latex`)."""
+        r"""The statement in LaTeX (via `sympy.latex`).
+
+        Examples
+        --------
+        >>> import theory
+        >>> print(theory.PROPOSITIONS["T1"].latex())
+        d_{ij} \geq \frac{\Delta_{ij}}{L}
+        """
         import sympy
 
         return sympy.latex(self.statement())

@@ -170,14 +170,36 @@ def lipschitz_maps(draw, dim_in: int | st.SearchStrategy[int] | None = None,
                    kinds: tuple[str, ...] = _KINDS) -> LipschitzMap:
     """Draw a `LipschitzMap` with ``min_lipschitz <= .lipschitz <= max_lipschitz``.
 
-    Args:
-        dim_in, dim_out: an int or a strategy of ints (None: ``1..8`` and ``1..3``).
-        max_lipschitz, min_lipschitz: range of the (log-uniformly drawn) constant.
-        kinds: which families to draw from (default all four).
+    Parameters
+    ----------
+    dim_in, dim_out : int, hypothesis strategy of int, or None
+        Input and output dimensions (None: ``1..8`` and ``1..3``).
+    max_lipschitz, min_lipschitz : float
+        Range of the (log-uniformly drawn) constant, ``0 < min <= max < inf``.
+    kinds : tuple of str
+        Families to draw from: "piecewise_linear", "clip", "mlp", "composition"
+        (default all four).
 
-    Returns:
-        a strategy of `LipschitzMap`; for "mlp"/"composition" ``.lipschitz`` is the
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        A strategy of `LipschitzMap`; for "mlp"/"composition" ``.lipschitz`` is the
         spectral-norm product, an upper bound (``.exact`` False).
+
+    Raises
+    ------
+    ValueError
+        An empty or unknown ``kinds``, or a bad range (raised when the strategy is drawn).
+
+    References
+    ----------
+    docs/theory.md, "How the bounds are tested"; tests/theory/test_transport_properties.py.
+
+    Examples
+    --------
+    >>> from theory.strategies import lipschitz_maps
+    >>> lipschitz_maps(dim_in=2, dim_out=1, kinds=("clip",))
+    lipschitz_maps(dim_in=2, dim_out=1, kinds=('clip',))
     """
     if not 0 < min_lipschitz <= max_lipschitz < np.inf:
         raise ValueError("need 0 < min_lipschitz <= max_lipschitz < inf, got "
@@ -204,12 +226,38 @@ def mode_configurations(draw, min_modes: int = 2, max_modes: int = 4, dim: int =
     is a drawn ``Delta`` in ``[min_separation, max_separation]``; weights are drawn in
     ``[min_weight, 1]`` and normalised (exact sum 1 up to rounding).
 
-    Args:
-        min_modes, max_modes: range of ``K`` (``>= 2``).
-        dim: dimension of the action space the centres live in.
-        min_separation, max_separation: range of ``Delta``.
-        min_lipschitz, max_lipschitz: range of ``L`` (log-uniform).
-        min_weight: smallest raw weight before normalisation.
+    Parameters
+    ----------
+    min_modes, max_modes : int
+        Range of ``K`` (``2 <= min_modes <= max_modes``).
+    dim : int
+        Dimension of the action space the centres live in.
+    min_separation, max_separation : float
+        Range of ``Delta``.
+    min_lipschitz, max_lipschitz : float
+        Range of ``L`` (log-uniform).
+    min_weight : float
+        Smallest raw weight before normalisation.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        A strategy of `ModeConfiguration`.
+
+    Raises
+    ------
+    ValueError
+        ``min_modes < 2`` or ``min_modes > max_modes`` (raised when the strategy is drawn).
+
+    References
+    ----------
+    docs/theory.md, "How the bounds are tested".
+
+    Examples
+    --------
+    >>> from theory.strategies import mode_configurations
+    >>> mode_configurations(max_modes=3)
+    mode_configurations(max_modes=3)
     """
     if not 2 <= min_modes <= max_modes:
         raise ValueError(f"need 2 <= min_modes <= max_modes, got {min_modes}, {max_modes}")

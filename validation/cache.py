@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,11 +52,18 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+# Part of every key: bump it when what a run measures changes meaning without its config
+# changing (a task's default tolerance, an estimator), so stale results are not reused.
+CACHE_VERSION = 2
+
+
 def config_hash(config: Any) -> str:
-    """sha256 (hex) of the canonical JSON of ``dataclasses.asdict(config)`` (sorted keys)."""
+    """sha256 (hex) of the canonical JSON of ``dataclasses.asdict(config)`` (sorted keys)
+    and `CACHE_VERSION`."""
     if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
         raise TypeError(f"config must be a dataclass instance, got {type(config).__name__}")
-    text = json.dumps(to_jsonable(dataclasses.asdict(config)), sort_keys=True)
+    text = json.dumps({"cache_version": CACHE_VERSION,
+                       "config": to_jsonable(dataclasses.asdict(config))}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -84,6 +93,47 @@ def write_json_atomic(data: Any, path: Path) -> Path:
     return path
 
 
+def load_cached(path: Path) -> dict | None:
+    """The stored result at ``path``, or None when there is none or it is unusable.
+
+    A file that is not valid UTF-8 JSON holding a non-empty object (a partial write by
+    another tool, ``{}``, ``null``, a hand edit) is treated as missing: a warning names it,
+    and the run is recomputed and the file overwritten atomically.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        warnings.warn(f"cached run {path} is unreadable ({type(exc).__name__}); recomputing it",
+                      stacklevel=2)
+        return None
+    if not isinstance(result, dict) or not result:
+        warnings.warn(f"cached run {path} does not hold a result (got "
+                      f"{type(result).__name__}); recomputing it", stacklevel=2)
+        return None
+    return result
+
+
+def remove_stale_temporaries(cache_dir: Path, older_than: float = 3600.0) -> int:
+    """Delete temporary files of `write_json_atomic` older than ``older_than`` seconds (a
+    writer killed between creating and renaming them); returns how many. Younger ones may
+    belong to a writer still at work (another process, a Ray worker) and are kept."""
+    cache_dir = Path(cache_dir)
+    if not cache_dir.is_dir():
+        return 0
+    now = time.time()
+    removed = 0
+    for tmp in cache_dir.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed += 1
+    return removed
+
+
 def run_cached(name: str, config: Any, fn: Callable[[Any], dict], cache_dir: Path) -> dict:
     """``fn(config)``, computed once: later calls with an equal config load the stored JSON.
 
@@ -95,24 +145,26 @@ def run_cached(name: str, config: Any, fn: Callable[[Any], dict], cache_dir: Pat
         cache_dir: folder of the cache (created if missing).
     Returns:
         The result dict as stored (after a JSON round trip, so a fresh and a cached
-        result are identical), with no cache bookkeeping added.
+        result are identical), with no cache bookkeeping added. An unusable stored file
+        (`load_cached`) is recomputed.
     """
     path = cache_path(name, config, cache_dir)
-    if path.exists():
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except json.JSONDecodeError:
-            # Only a file not written by write_json_atomic can be partial: redo the run.
-            path.unlink()
+    cached = load_cached(path)
+    if cached is not None:
+        return cached
     result = fn(config)
     if not isinstance(result, dict):
         raise TypeError(f"fn must return a dict, got {type(result).__name__}")
     write_json_atomic(result, path)
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
 def is_cached(name: str, config: Any, cache_dir: Path) -> bool:
-    """Whether the run ``name`` at ``config`` has a finished result on disk."""
-    return cache_path(name, config, cache_dir).exists()
+    """Whether the run ``name`` at ``config`` has a usable finished result on disk."""
+    path = cache_path(name, config, cache_dir)
+    if not path.is_file():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # run_cached warns when it recomputes
+        return load_cached(path) is not None

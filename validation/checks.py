@@ -20,10 +20,10 @@ where the bound comes closest to being violated; it FAILs only when an interval
 clearly excludes the bound there (which, the intervals being simultaneous, is a
 violation at that confidence).
 
-Planting a wrong bound. With the environment variable ``MODEBOUND_PLANT_WRONG_BOUND``
-set to a non-empty value other than ``0`` (the CLI's ``--plant-wrong-bound`` sets it),
-every bound is replaced by a deliberately wrong one -- upper bounds times
-``PLANT_FACTOR`` (0.1), lower bounds divided by it -- and the note says so. A policy that
+Planting a wrong bound. Every check function takes ``plant=False``; with ``plant=True``
+(the CLI's ``--plant-wrong-bound``, carried by `validation.suites.SuiteConfig`) every
+bound is replaced by a deliberately wrong one (`plant_bound`: upper bounds times
+``PLANT_FACTOR`` (0.1), lower bounds divided by it) and the note says so. A policy that
 covers its modes then violates the planted T2/T3 bound and the report says FAIL: the
 demonstration that the checks can fail.
 """
@@ -31,8 +31,9 @@ demonstration that the checks can fail.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import itertools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,39 +41,35 @@ import numpy as np
 import torch
 from scipy import special
 
-PLANT_ENV = "MODEBOUND_PLANT_WRONG_BOUND"
+import numerics
+from theory import _args
+
 PLANT_FACTOR = 0.1
+PLANT_NOTE = "PLANTED WRONG BOUND (--plant-wrong-bound)"
 DEFAULT_CONFIDENCE = 0.99
 
 
-def planted() -> bool:
-    """Whether a wrong bound is planted (environment variable `PLANT_ENV`)."""
-    return os.environ.get(PLANT_ENV, "") not in ("", "0")
+def plant_bound(bound: float, relation: str) -> float:
+    """The deliberately wrong bound planted in place of ``bound``: an upper bound
+    (``relation="<="``) times `PLANT_FACTOR`, a lower bound divided by it."""
+    return bound * PLANT_FACTOR if relation == "<=" else bound / PLANT_FACTOR
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def clopper_pearson(counts, n: int, confidence: float) -> np.ndarray:
-    """``[..., 2]`` Clopper-Pearson intervals (`numerics.clopper_pearson`, array form)."""
-    import numerics
-
-    return np.asarray(numerics.clopper_pearson(np.asarray(counts), n, confidence), dtype=float)
-
-
 def bound_check(estimate: float, interval: tuple[float, float], bound: float, relation: str,
-                 *, proposition: str, quantity: str, n: int, confidence: float,
-                 note: str = "", inconclusive: bool = False):
-    """`numerics.check_interval_bound`, with the planted wrong bound and a note added."""
-    import numerics
-
-    if planted():
-        bound = bound * PLANT_FACTOR if relation == "<=" else bound / PLANT_FACTOR
-        note = f"PLANTED WRONG BOUND ({PLANT_ENV}); {note}"
+                *, proposition: str, quantity: str, n: int, confidence: float,
+                detectable: float, note: str = "", inconclusive: bool = False,
+                plant: bool = False):
+    """`numerics.check_interval_bound`; with ``plant`` the bound is `plant_bound`'s."""
+    if plant:
+        bound = plant_bound(bound, relation)
+        note = f"{PLANT_NOTE}; {note}"
     return numerics.check_interval_bound(
         float(estimate), (float(interval[0]), float(interval[1])), float(bound), relation,
         proposition=proposition, quantity=quantity, n=int(n), confidence=float(confidence),
-        note=note, inconclusive=inconclusive)
+        note=note, inconclusive=inconclusive, detectable=float(detectable))
 
 
 def _value(estimate: Any) -> float:
@@ -91,18 +88,6 @@ def _as_obs(task, obs) -> np.ndarray:
     return obs
 
 
-def _positive_int(x: Any, name: str, low: int = 1) -> int:
-    from theory import _args
-
-    return _args.integer_at_least(x, name, low)
-
-
-def _probability(x: float, name: str) -> float:
-    if not (isinstance(x, (int, float)) and 0 < x < 1):
-        raise ValueError(f"{name} must be a probability in the open interval (0, 1), got {x!r}")
-    return float(x)
-
-
 # --------------------------------------------------------------------------- Part T
 
 
@@ -116,12 +101,14 @@ class TransportMeasurement:
         pair_separation: ``[B][K][K]`` ``Delta_ij(o)``.
         counts: ``[B][K + 1]`` samples within ``rho`` of mode ``k`` (last: bridge).
         n_samples: samples per observation.
-        lipschitz_upper, upper_method: the certified constant of noise -> chunk (None for
-            a policy without one: regression is deterministic, a mixture discontinuous).
+        lipschitz_upper: ``[B]`` the certified constant of noise -> chunk at each
+            observation (the same number repeated for a certificate valid at every
+            observation); None for a policy without one (regression is deterministic, a
+            mixture discontinuous). upper_method: how it was certified.
         lipschitz_lower: the empirical lower estimate (None if not measured).
-        w1, w1_floor: ``[B]`` ``W_1`` of the first half of the samples to the noise-free
-            demonstrator ``sum_k w_k delta_{c_k(o)}``, and ``W_1`` between the two halves
-            (the sampling-noise floor, NUMERICS-NOTES).
+        w1: ``[B]`` `numerics.AtomDistance` fields (as dicts): ``W_1`` of the samples to
+            the noise-free demonstrator ``sum_k w_k delta_{c_k(o)}`` with what its
+            confidence interval needs.
         off_support: mean distance of a sample to the nearest mode centre.
         seed: the sampling seed.
     """
@@ -134,11 +121,10 @@ class TransportMeasurement:
     pair_separation: tuple[tuple[tuple[float, ...], ...], ...]
     counts: tuple[tuple[int, ...], ...]
     n_samples: int
-    lipschitz_upper: float | None
+    lipschitz_upper: tuple[float, ...] | None
     upper_method: str
     lipschitz_lower: float | None
-    w1: tuple[float, ...]
-    w1_floor: tuple[float, ...]
+    w1: tuple[dict, ...]
     off_support: float
     seed: int
 
@@ -154,6 +140,14 @@ class TransportMeasurement:
         """``[B, K + 1]`` empirical masses (last column: bridge)."""
         return np.asarray(self.counts, dtype=float) / self.n_samples
 
+    @property
+    def effective_separation(self) -> np.ndarray:
+        """``[B]`` ``Delta(o) - 2 rho``: how far apart the rho-balls the masses count are."""
+        return np.asarray(self.separation) - 2 * self.rho
+
+    def atom_distances(self) -> list[numerics.AtomDistance]:
+        return [numerics.AtomDistance(**d) for d in self.w1]
+
     def summary(self) -> dict:
         """One table row: means over observations and the T2-type bound at both constants."""
         import theory
@@ -162,18 +156,24 @@ class TransportMeasurement:
         K = self.n_modes
         sep = float(np.mean(self.separation))
         eff = sep - 2 * self.rho
+        upper = None if self.lipschitz_upper is None else float(np.max(self.lipschitz_upper))
         row = {
             "policy": self.policy, "n_obs": len(self.separation), "n_samples": self.n_samples,
-            "separation": sep, "effective_separation": eff,
-            "lipschitz_upper": self.lipschitz_upper, "upper_method": self.upper_method,
+            "rho": self.rho, "separation": sep, "effective_separation": eff,
+            "lipschitz_upper": upper, "upper_method": self.upper_method,
             "lipschitz_lower": self.lipschitz_lower,
             "min_mode_mass": float(np.mean(m[:, :K].min(axis=1))),
             "mode_masses": [float(x) for x in m[:, :K].mean(axis=0)],
             "bridge_mass": float(np.mean(m[:, K])),
-            "w1": float(np.mean(self.w1)), "w1_floor": float(np.mean(self.w1_floor)),
+            "w1": float(np.mean([d["estimate"] for d in self.w1])),
+            "w1_low": float(np.mean([d.interval(DEFAULT_CONFIDENCE)[0]
+                                     for d in self.atom_distances()])),
+            "w1_high": float(np.mean([d.interval(DEFAULT_CONFIDENCE)[1]
+                                      for d in self.atom_distances()])),
             "off_support": self.off_support,
+            "lipschitz_demanded": float(np.max(demanded_lipschitz(self))),
         }
-        for tag, L in (("upper", self.lipschitz_upper), ("lower", self.lipschitz_lower)):
+        for tag, L in (("upper", upper), ("lower", self.lipschitz_lower)):
             ok = L is not None and L > 0
             row[f"ratio_{tag}"] = eff / L if ok else None
             row[f"mass_bound_{tag}"] = (float(theory.max_mode_mass(L, eff, K)) if ok else None)
@@ -184,153 +184,281 @@ class TransportMeasurement:
         return row
 
 
+def _certificates(policy, obs: np.ndarray, lipschitz) -> tuple[list[float] | None, str]:
+    """``[B]`` certified constants (per observation where the policy certifies per
+    observation, `certified_lipschitz(obs=...)`) and the method's name."""
+    B = obs.shape[0]
+    if lipschitz is None and hasattr(policy, "certified_lipschitz"):
+        if "obs" in inspect.signature(policy.certified_lipschitz).parameters:
+            found = [policy.certified_lipschitz(obs=obs[b:b + 1]) for b in range(B)]
+            return [_value(e) for e in found], _method(found[0], "certified")
+        lipschitz = policy.certified_lipschitz()
+    if lipschitz is None:
+        return None, "none"
+    values = np.broadcast_to(np.asarray([_value(v) for v in np.atleast_1d(
+        np.asarray(lipschitz, dtype=object))], dtype=float), (B,))
+    if not np.all(values > 0):
+        raise ValueError(f"lipschitz must be positive, got {values.tolist()}")
+    return [float(v) for v in values], _method(lipschitz, "given")
+
+
 def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz=None,
-                      empirical=None, max_w1_samples: int = 400) -> TransportMeasurement:
+                      empirical=None) -> TransportMeasurement:
     """Sample ``policy`` at ``obs`` and measure mode masses, bridge mass and ``W_1``.
 
     Args:
         policy: a `validation.policies.Policy`; its ``sample(obs, n, generator)``.
         task: a `validation.tasks.Task` (its true modes label the samples).
         obs: ``[B, obs_dim]`` evaluation observations.
-        n_samples: samples per observation (``>= 2``).
+        n_samples: samples per observation (``>= 4``); sampling a trained policy is cheap,
+            and the checks' power grows with it (docs/validation.md, "power").
         seed: seed of the sampling generator (and of the empirical Lipschitz search).
-        lipschitz: the certified upper constant (`LipschitzEstimate` or float); default
-            ``policy.certified_lipschitz()`` when the policy has one, else None.
+        lipschitz: the certified upper constant (`LipschitzEstimate`, float, or ``[B]``);
+            default ``policy.certified_lipschitz(obs=...)`` per observation when the
+            policy has one, else None.
         empirical: the empirical lower constant (`LipschitzEstimate` or float); default
-            ``policy.empirical_lipschitz(obs[:8])`` when available; ``False`` skips it.
-        max_w1_samples: at most this many samples per half enter the ``W_1`` estimates
-            (exact EMD costs ``O(n^3)``).
+            ``policy.empirical_lipschitz(obs)`` when available; ``False`` skips it.
     """
-    import ot
-
     obs = _as_obs(task, obs)
-    n_samples = _positive_int(n_samples, "n_samples", 2)
-    seed = _positive_int(seed, "seed", 0)
-    if lipschitz is None and hasattr(policy, "certified_lipschitz"):
-        lipschitz = policy.certified_lipschitz()
+    n_samples = _args.integer_at_least(n_samples, "n_samples", 4, 10_000_000)
+    seed = _args.integer_at_least(seed, "seed", 0)
+    upper, upper_method = _certificates(policy, obs, lipschitz)
     if empirical is None and hasattr(policy, "empirical_lipschitz"):
-        empirical = policy.empirical_lipschitz(obs[:8], n_starts=4, seed=seed)
-    upper = None if lipschitz is None else _value(lipschitz)
-    if upper is not None and not upper > 0:
-        raise ValueError(f"lipschitz must be positive, got {upper!r}")
+        empirical = policy.empirical_lipschitz(obs, seed=seed)
     lower = None if empirical is None or empirical is False else _value(empirical)
 
     device = getattr(policy, "device", torch.device("cpu"))
     gen = torch.Generator(device=device).manual_seed(seed)
-    samples = policy.sample(obs, n_samples, generator=gen).detach().cpu().double().numpy()
-    labels = task.mode_labels(obs, samples)
     K = task.n_modes
-    counts = np.stack([(labels == k).sum(axis=1) for k in [*range(K), -1]], axis=1)
-    centres = task.mode_centres(obs)
-    dist = task.mode_distances(obs, samples)
-
-    half = min(n_samples // 2, max_w1_samples)
     w = np.asarray(task.weights, dtype=float)
-    w1, floor = [], []
-    for b in range(obs.shape[0]):
-        x, y = samples[b, :half], samples[b, half:2 * half]
-        u = np.full(half, 1.0 / half)
-        # Semi-discrete exact W1 to the K weighted atoms; POT's default cost is the
-        # squared distance, hence metric="euclidean" (NUMERICS-NOTES).
-        w1.append(float(ot.emd2(u, w, ot.dist(x, centres[b], metric="euclidean"),
-                                numItermax=10**7)))
-        floor.append(float(ot.emd2(u, u, ot.dist(x, y, metric="euclidean"),
-                                   numItermax=10**7)))
+    counts, w1, off = [], [], []
+    for b in range(obs.shape[0]):           # one observation at a time: memory n x D
+        ob = obs[b:b + 1]
+        samples = policy.sample(ob, n_samples, generator=gen).detach().cpu().double().numpy()
+        labels = task.mode_labels(ob, samples)[0]
+        counts.append([int((labels == k).sum()) for k in [*range(K), -1]])
+        off.append(float(task.mode_distances(ob, samples)[0].min(-1).mean()))
+        w1.append(dataclasses.asdict(numerics.w1_to_atoms(
+            samples[0], task.mode_centres(ob)[0], w, seed=seed)))
     return TransportMeasurement(
         policy=str(getattr(policy, "kind", type(policy).__name__)),
         n_modes=K, weights=tuple(float(v) for v in w), rho=float(task.rho),
         separation=tuple(float(v) for v in task.separation(obs)),
         pair_separation=tuple(tuple(tuple(float(v) for v in row) for row in mat)
                               for mat in task.pairwise_separation(obs)),
-        counts=tuple(tuple(int(c) for c in row) for row in counts),
-        n_samples=n_samples, lipschitz_upper=upper,
-        upper_method=_method(lipschitz, "given") if upper is not None else "none",
-        lipschitz_lower=lower, w1=tuple(w1), w1_floor=tuple(floor),
-        off_support=float(dist.min(axis=-1).mean()), seed=seed)
+        counts=tuple(tuple(c) for c in counts), n_samples=n_samples,
+        lipschitz_upper=None if upper is None else tuple(upper), upper_method=upper_method,
+        lipschitz_lower=lower, w1=tuple(w1), off_support=float(np.mean(off)), seed=seed)
 
 
-def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_CONFIDENCE
-                          ) -> list:
+def _frontier_lipschitz(m1, m2, separation):
+    """The least ``L`` for which masses ``(m1, m2)`` of two modes ``separation`` apart are
+    feasible: T2's frontier ``Phi^{-1}(m1) + Phi^{-1}(m2) <= -Delta/L`` solved for ``L``
+    (``0`` when any ``L`` allows them, ``inf`` when none does); broadcasts."""
+    m1, m2, s = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (m1, m2, separation)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = special.ndtri(m1) + special.ndtri(m2)
+        L = np.where(total < 0, s / -total, np.inf)
+    return np.where((m1 <= 0) | (m2 <= 0) | (s <= 0), 0.0, L)
+
+
+def _demanded(lo: np.ndarray, bridge_hi: float, seps: np.ndarray) -> float:
+    """Lower confidence bound on the Lipschitz constant from mode-mass lower ends ``lo``
+    ``[K]`` and the bridge upper end (T2's frontier for every pair; for two modes also
+    the multinomial constraint ``m_1 + m_2 >= 1 - b``).
+
+    Two modes: ``L(m1, m2)`` increases in both masses, and along ``m1 + m2 = c <= 1`` the
+    frontier's ``Phi^{-1}(m1) + Phi^{-1}(c - m1)`` is concave, so the least ``L`` over
+    ``{m1 >= lo1, m2 >= lo2, m1 + m2 >= 1 - b}`` is at the corner ``(lo1, lo2)`` or at an
+    end of the segment ``m1 + m2 = 1 - b`` (docs/validation.md, "the sandwich").
+    """
+    K = lo.size
+    best = 0.0
+    for i, j in itertools.combinations(range(K), 2):
+        best = max(best, float(_frontier_lipschitz(lo[i], lo[j], seps[i, j])))
+    if K == 2:
+        c = 1.0 - bridge_hi
+        if lo[0] + lo[1] < c:
+            ends = [(lo[0], c - lo[0]), (c - lo[1], lo[1])]
+            best = max(best, min(float(_frontier_lipschitz(a, b, seps[0, 1])) for a, b in ends))
+    return best
+
+
+def demanded_lipschitz(m: TransportMeasurement, confidence: float = DEFAULT_CONFIDENCE
+                       ) -> np.ndarray:
+    """``[B]`` lower confidence bounds on the policy's Lipschitz constant at each
+    observation, from its masses alone (the sandwich's lower side; `_demanded`), all
+    ``B`` jointly at ``confidence``: one-sided ends of the ``B (K + 1)`` Clopper-Pearson
+    intervals of the mode masses (lower) and bridge masses (upper)."""
+    counts = np.asarray(m.counts)
+    B, K, n = counts.shape[0], m.n_modes, m.n_samples
+    conf_s = 1 - (1 - confidence) / (B * (K + 1))
+    lo_all = numerics.clopper_pearson(counts[:, :K], n, conf_s)[..., 0]         # [B, K]
+    bridge_hi = numerics.clopper_pearson(counts[:, K], n, conf_s)[:, 1]
+    seps = np.asarray(m.pair_separation) - 2 * m.rho * (1 - np.eye(K))
+    return np.asarray([_demanded(lo_all[o], bridge_hi[o], seps[o]) for o in range(B)])
+
+
+def _needs(what: str, needed: float, have: float) -> str:
+    return f"it could fail at this n only if {what} were below {needed:.4g} (it is {have:.4g})"
+
+
+def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_CONFIDENCE,
+                          *, plant: bool = False) -> list:
     """The Part T checks of a measurement at its certified constant ``L`` (must hold).
 
+    Every check is decided per observation ``o`` (the bounds hold for every ``mu_o``) at
+    joint confidence ``confidence`` over the ``B`` observations (Bonferroni, which for the
+    verdict "some observation violates" is Holm's first step; Holm's count of violating
+    observations is in the note); within an observation an intersection-union test across
+    modes needs no correction. Each check reports the observation closest to failing,
+    and its power (``failable``, ``detectable``).
+
     - T2 (``K = 2``) / T3 (``K > 2``): ``min_k m_k(o) <= max_mode_mass(L, Delta(o) - 2 rho, K)``
-      for every ``o`` (the rho-balls are ``Delta - 2 rho`` apart);
+      (the rho-balls are ``Delta - 2 rho`` apart);
     - T3 weighted coverage: ``min_k m_k(o) / w_k <= t*(L, Delta_ij(o) - 2 rho, w)``;
     - T4 (``K = 2``): ``b(o) >= 1 - m_1 - Phi(-Phi^{-1}(m_1) - (Delta - 2 rho)/L)`` at the
       true ``m_1``; the right side is concave in ``m_1``, so its minimum over ``m_1``'s
       interval (at an end) is a bound that holds whatever ``m_1`` is in the interval;
-    - T5: ``mean_o W_1(mu_o, pi*_o) >= mean_o wasserstein_lower_bound(L, Delta(o), w)`` with
-      the point-mode demonstrator; the interval is ``estimate +- noise floor`` (an
-      empirical W1 is biased up by at most ``E W_1(mu_n, mu)``, which the split-half
-      distance estimates); INCONCLUSIVE when the floor exceeds the bound.
-    The empirical lower constant enters the notes only: a bound evaluated at a constant
-    below the true one need not hold. Returns [] when the policy has no certified constant.
+    - T5: ``W_1(mu_o, pi*_o) >= wasserstein_lower_bound(L, Delta(o), w)`` with the
+      point-mode demonstrator, interval from `numerics.w1_to_atoms` (asymptotic);
+    - the sandwich: ``L_demanded(o) <= L``, ``L_demanded`` the least constant the masses
+      allow at confidence ``1 - alpha`` (T2's frontier, T4 inverted): a FAIL means a wrong
+      certificate or a wrong theorem; the note gives ``L / L_demanded``;
+    - the bracket: the empirical (gradient) lower constant ``<= L``.
+    Returns [] when the policy has no certified constant.
     """
     import theory
 
-    confidence = _probability(confidence, "confidence")
-    L = m.lipschitz_upper
-    if L is None:
+    confidence = _args.open_probability(confidence, "confidence")
+    if m.lipschitz_upper is None:
         return []
+    L = np.asarray(m.lipschitz_upper, dtype=float)
     K, n = m.n_modes, m.n_samples
     counts = np.asarray(m.counts)
     B = counts.shape[0]
-    ci = clopper_pearson(counts, n, 1 - (1 - confidence) / counts.size)   # Bonferroni
-    est = counts / n
-    eff = np.asarray(m.separation) - 2 * m.rho
-    low_note = (f"L = {L:.4g} ({m.upper_method}); empirical lower L = "
-                f"{m.lipschitz_lower:.4g}" if m.lipschitz_lower is not None else
-                f"L = {L:.4g} ({m.upper_method})")
-    common = dict(n=n, confidence=confidence)
-    checks = []
-
-    mass_bound = np.asarray([theory.max_mode_mass(L, s, K) for s in eff], dtype=float)
-    lo_min, hi_min, est_min = ci[:, :K, 0].min(1), ci[:, :K, 1].min(1), est[:, :K].min(1)
-    b = int(np.argmax(lo_min - mass_bound))
-    extra = ""
-    if m.lipschitz_lower is not None:
-        extra = (f"; at the empirical lower L the bound would be "
-                 f"{theory.max_mode_mass(m.lipschitz_lower, eff[b], K):.4g}")
-    checks.append(bound_check(
-        est_min[b], (lo_min[b], hi_min[b]), mass_bound[b], "<=",
-        proposition="T2" if K == 2 else "T3",
-        quantity=f"min mode mass, worst of {B} observations", note=low_note + extra, **common))
-
+    alpha = 1 - confidence
+    eff = m.effective_separation
     w = np.asarray(m.weights)
     seps = np.asarray(m.pair_separation) - 2 * m.rho * (1 - np.eye(K))
-    cover_bound = _per_unique(seps, lambda s: float(theory.max_weighted_coverage(L, s, w)))
-    t_lo, t_hi, t_est = ((ci[:, :K, 0] / w).min(1), (ci[:, :K, 1] / w).min(1),
-                         (est[:, :K] / w).min(1))
-    b = int(np.argmax(t_lo - cover_bound))
+    geometry = (f"Delta - 2 rho = {np.min(eff):.4g} (rho = {m.rho:.4g}); L = "
+                f"{np.max(L):.4g} ({m.upper_method})")
+    family = (f"{B} observations x {n} samples, intervals at {1 - alpha / B:.4g} each "
+              f"(Bonferroni over observations, joint {confidence:g})")
+    common = dict(n=n, confidence=confidence, plant=plant)
+    checks = []
+
+    # T2 / T3: the least-covered mode, an intersection-union test across modes
+    conf_o = 1 - alpha / B
+    ci = numerics.clopper_pearson(counts[:, :K], n, conf_o)                  # [B, K, 2]
+    mass_bound = np.asarray([theory.max_mode_mass(L[o], eff[o], K) for o in range(B)])
+    p_obs = np.asarray([max(numerics.binomial_pvalue(c, n, mass_bound[o], "<=")
+                            for c in counts[o, :K]) for o in range(B)])
+    rejected = int(np.sum(numerics.holm_adjusted(p_obs) <= alpha / 2))
+    o = int(np.argmin(p_obs))
+    even = numerics.clopper_pearson(n // K, n, conf_o)[0]
+    note = f"{family}; Holm: {rejected} of {B} observations violate; {geometry}"
+    if not mass_bound[o] < even:
+        note += "; cannot fail: " + _needs("L", float(theory.min_lipschitz(even, eff[o], K))
+                                           if even > 0 else 0.0, L[o])
+    if m.lipschitz_lower is not None:
+        note += (f"; at the empirical lower L = {m.lipschitz_lower:.4g} the bound would be "
+                 f"{theory.max_mode_mass(m.lipschitz_lower, eff[o], K):.4g}")
     checks.append(bound_check(
-        t_est[b], (t_lo[b], t_hi[b]), cover_bound[b], "<=", proposition="T3",
-        quantity=f"weighted coverage min_k m_k / w_k, worst of {B} observations",
-        note=low_note, **common))
+        counts[o, :K].min() / n, (ci[o, :, 0].min(), ci[o, :, 1].min()), mass_bound[o], "<=",
+        proposition="T2" if K == 2 else "T3", detectable=even,
+        quantity=f"min mode mass, worst of {B} observations", note=note, **common))
+
+    # T3 weighted coverage
+    cover = _per_unique(np.concatenate([seps, L[:, None, None] * np.ones((B, 1, K))], axis=1),
+                        lambda a: float(theory.max_weighted_coverage(a[K, 0], a[:K], w)))
+    p_obs = np.asarray([max(numerics.binomial_pvalue(c, n, min(1.0, cover[o] * wk), "<=")
+                            for c, wk in zip(counts[o, :K], w, strict=True))
+                        for o in range(B)])
+    o = int(np.argmin(p_obs))
+    share = np.floor(w * n).astype(int)
+    det = float(np.min(numerics.clopper_pearson(share, n, conf_o)[:, 0] / w))
+    note = f"{family}; {geometry}"
+    if not cover[o] < det:
+        note += f"; cannot fail: even counts n w_k give a lower end of {det:.4g}"
+    checks.append(bound_check(
+        (counts[o, :K] / n / w).min(), ((ci[o, :, 0] / w).min(), (ci[o, :, 1] / w).min()),
+        cover[o], "<=", proposition="T3", detectable=det,
+        quantity=f"weighted coverage min_k m_k / w_k, worst of {B} observations", note=note,
+        **common))
 
     if K == 2:
-        def bridge_bound(o: int) -> float:
-            lo, hi = ci[o, 0]
+        # T4: bridge mass against the bound at every m_1 in its interval
+        conf_2 = 1 - alpha / (2 * B)
+        m1_ci = numerics.clopper_pearson(counts[:, 0], n, conf_2)
+        bridge_ci = numerics.clopper_pearson(counts[:, K], n, conf_2)
+
+        def t4_bound(o: int) -> float:
+            lo, hi = m1_ci[o]
             if lo <= 0 or hi >= 1:
                 return 0.0
-            return min(float(theory.min_bridge_mass(L, eff[o], m1=lo)),
-                       float(theory.min_bridge_mass(L, eff[o], m1=hi)))
+            return min(float(theory.min_bridge_mass(L[o], eff[o], m1=lo)),
+                       float(theory.min_bridge_mass(L[o], eff[o], m1=hi)))
 
-        bb = np.asarray([bridge_bound(o) for o in range(B)])
-        b = int(np.argmax(bb - ci[:, K, 1]))
+        bb = np.asarray([t4_bound(o) for o in range(B)])
+        o = int(np.argmax(bb - bridge_ci[:, 1]))
+        det = numerics.detectable_proportion(n, ">=", conf_2)
+        note = f"{family}, two per observation; {geometry}"
+        if not bb[o] > det:
+            lo, hi = m1_ci[o]
+            note += ("; cannot fail: m_1's interval reaches 0 or 1 (a policy on one mode owes "
+                     "no bridge mass)" if lo <= 0 or hi >= 1 else "; cannot fail: " + _needs(
+                         "L", float(theory.min_lipschitz_for_bridge(det, eff[o])), L[o]))
         checks.append(bound_check(
-            est[b, K], tuple(ci[b, K]), bb[b], ">=", proposition="T4",
-            quantity=f"bridge mass given m_1, worst of {B} observations", note=low_note,
-            **common))
+            counts[o, K] / n, tuple(bridge_ci[o]), bb[o], ">=", proposition="T4",
+            detectable=det, quantity=f"bridge mass given m_1, worst of {B} observations",
+            note=note, **common))
 
-    wb = _per_unique(np.asarray(m.separation), lambda s: float(
-        theory.wasserstein_lower_bound(L, float(s), weights=tuple(w), p=1)))
-    w1, fl, bound = float(np.mean(m.w1)), float(np.mean(m.w1_floor)), float(np.mean(wb))
+    # T5: W1 to the point-mode demonstrator, per observation
+    dists = m.atom_distances()
+    wb = _per_unique(np.stack([np.asarray(m.separation), L], axis=1), lambda a: float(
+        theory.wasserstein_lower_bound(a[1], a[0], weights=tuple(w), p=1)))
+    intervals = np.asarray([d.interval(conf_o) for d in dists])
+    o = int(np.argmax(wb - intervals[:, 1]))
+    det = dists[o].detectable(conf_o)
+    note = (f"{family}; interval from semi-discrete duality on a held-out half "
+            f"(asymptotic, numerics.w1_to_atoms); {geometry}")
+    if not wb[o] > det:
+        note += f"; cannot fail: even samples on the atoms give an upper end of {det:.4g}"
     checks.append(bound_check(
-        w1, (max(0.0, w1 - fl), w1 + fl), bound, ">=", proposition="T5",
-        quantity=f"W1 to the demonstrator, mean over {B} observations",
-        note=(f"interval = estimate +- split-half noise floor {fl:.4g} (not a confidence "
-              f"interval); {low_note}"),
-        inconclusive=fl >= bound, n=n // 2, confidence=confidence))
+        dists[o].estimate, tuple(intervals[o]), wb[o], ">=", proposition="T5", detectable=det,
+        quantity=f"W1 to the demonstrator, worst of {B} observations", note=note,
+        n=dists[o].n_eval, confidence=confidence, plant=plant))
+
+    # The sandwich: the constant the masses demand against the certificate
+    conf_s = 1 - alpha / (B * (K + 1))
+    demanded = demanded_lipschitz(m, confidence)
+    point = np.asarray([_demanded(counts[o, :K] / n, counts[o, K] / n, seps[o])
+                        for o in range(B)])
+    o = int(np.argmax(demanded / L))
+    best_lo = numerics.clopper_pearson(n // K, n, conf_s)[0]
+    best_hi = numerics.detectable_proportion(n, ">=", conf_s)
+    det = max(_demanded(np.full(K, best_lo), best_hi, seps[q]) for q in range(B))
+    ratio = L[o] / demanded[o] if demanded[o] > 0 else math.inf
+    note = (f"L_certified / L_demanded = {ratio:.4g}; L_demanded is a lower bound on the "
+            f"true constant at confidence {confidence:g} (one-sided ends of {B * (K + 1)} "
+            f"intervals at {conf_s:.4g}); {geometry}")
+    if m.lipschitz_lower is not None:
+        note += f"; gradient lower L = {m.lipschitz_lower:.4g}"
+    if not det > L[o]:
+        note += f"; cannot fail: the most extreme masses demand at most L = {det:.4g}"
+    checks.append(bound_check(
+        point[o], (demanded[o], math.inf), L[o], "<=", proposition="SANDWICH",
+        detectable=det, quantity=f"Lipschitz constant the masses demand, worst of {B} "
+        "observations", note=note, **common))
+
+    if m.lipschitz_lower is not None:
+        checks.append(bound_check(
+            m.lipschitz_lower, (m.lipschitz_lower, m.lipschitz_lower), float(np.max(L)), "<=",
+            proposition="BRACKET", detectable=math.inf, n=1, confidence=confidence,
+            plant=plant, quantity="empirical (attained) Lipschitz constant <= certified",
+            note="deterministic: the lower constant is attained by a Jacobian the search "
+                 "evaluated, so it can never exceed a valid certificate"))
     return checks
 
 
@@ -344,8 +472,10 @@ def _per_unique(values: np.ndarray, fn) -> np.ndarray:
 
 
 def transport_checks(policy, task, obs, n_samples: int, seed: int, *, lipschitz=None,
-                     empirical=None, confidence: float = DEFAULT_CONFIDENCE) -> list:
-    """T2/T3, T4, T5 checks of an action-space generator (see `transport_checks_from`).
+                     empirical=None, confidence: float = DEFAULT_CONFIDENCE,
+                     plant: bool = False) -> list:
+    """T2/T3, T4, T5, sandwich and bracket checks of an action-space generator (see
+    `transport_checks_from`).
 
     Raises TypeError for a policy without a Lipschitz constant (no ``certified_lipschitz``
     and ``lipschitz`` not given): the Part T bounds say nothing about it.
@@ -355,7 +485,7 @@ def transport_checks(policy, task, obs, n_samples: int, seed: int, *, lipschitz=
                         "certified_lipschitz(); pass lipschitz=... or use a transport policy")
     m = measure_transport(policy, task, obs, n_samples, seed, lipschitz=lipschitz,
                           empirical=empirical)
-    return transport_checks_from(m, confidence)
+    return transport_checks_from(m, confidence, plant=plant)
 
 
 # --------------------------------------------------------------------------- Part L
@@ -415,52 +545,27 @@ class LatentMeasurement:
 
 
 def conditional_demonstrations(task, obs, n_per_obs: int, seed: int):
-    """``n_per_obs`` demonstrations at each observation of ``obs`` (``[B, obs_dim]``).
-
-    The task's demonstrator at fixed observations: mode ``k ~ w``, chunk ``c_k(o) + xi``
-    with Gaussian noise of scale ``task.noise`` radially clipped to ``task.noise_radius``
-    (as `Task.demonstrations`, which draws a fresh observation per chunk and so cannot
-    give the per-observation mixtures that ``I(M; Z | O)`` needs).
-    Returns `validation.tasks.Demonstrations` of length ``B * n_per_obs``, grouped by
-    observation.
-    """
-    from validation.tasks import Demonstrations
-
-    obs = _as_obs(task, obs)
-    n_per_obs = _positive_int(n_per_obs, "n_per_obs", 2)
-    rng = np.random.default_rng([_positive_int(seed, "seed", 0), 2])
-    rep = np.repeat(obs, n_per_obs, axis=0)
-    modes = rng.choice(task.n_modes, size=rep.shape[0], p=task.weights)
-    centres = task.mode_centres(rep)[np.arange(rep.shape[0]), modes]
-    xi = rng.normal(scale=task.noise, size=centres.shape)
-    norm = np.linalg.norm(xi, axis=1, keepdims=True)
-    xi *= np.minimum(1.0, task.noise_radius * (1 - 1e-5) / np.maximum(norm, 1e-300))
-    return Demonstrations(obs=rep.astype(np.float32), actions=(centres + xi).astype(np.float32),
-                          modes=modes.astype(np.int64))
-
-
-def _diag_gaussian_logpdf(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
-                          ) -> torch.Tensor:
-    """``[N, M]`` ``log N(z_i; mu_j, diag exp(logvar_j))`` (all pairs, one broadcast)."""
-    diff = z[:, None, :] - mu[None, :, :]
-    return -0.5 * ((diff ** 2) * torch.exp(-logvar)[None] + logvar[None]
-                   + math.log(2 * math.pi)).sum(-1)
+    """``n_per_obs`` demonstrations of the task's own demonstrator at each observation of
+    ``obs`` (``[B, obs_dim]``), grouped by observation: `Task.demonstrations_at`, the set
+    the per-observation mixtures of ``I(M; Z | O)`` need."""
+    return task.demonstrations_at(_as_obs(task, obs), n_per_obs, seed)
 
 
 @torch.no_grad()
 def measure_latent(cvae, task, demos, seed: int, max_demos: int = 2048) -> LatentMeasurement:
     """Rate, mode information, Bayes-rule errors and prior coverage of a trained CVAE.
 
-    The estimators are written here (not in a library) because the checks need the
-    per-chunk terms, paired, to put intervals on differences such as ``R - I(M; Z)``.
+    The mode information and the Bayes rule are `numerics.held_out_mode_terms` (with the
+    task's mode weights); its per-chunk terms are paired with the per-chunk KL so that
+    differences such as ``R - I(M; Z)`` get intervals.
 
     Args:
         cvae: a `CVAEPolicy` (``encode``, ``decode``, ``latent_dim``).
         task: its task; demos: `Demonstrations` of the task (at least 8).
         seed: seed of the latent draws; max_demos: at most this many demonstrations used.
     """
-    seed = _positive_int(seed, "seed", 0)
-    N = min(len(demos.obs), _positive_int(max_demos, "max_demos", 8))
+    seed = _args.integer_at_least(seed, "seed", 0)
+    N = min(len(demos.obs), _args.integer_at_least(max_demos, "max_demos", 8))
     if N < 8:
         raise ValueError(f"demos must hold at least 8 demonstrations, got {N}")
     K = task.n_modes
@@ -480,23 +585,12 @@ def measure_latent(cvae, task, demos, seed: int, max_demos: int = 2048) -> Laten
     group = np.asarray(group).reshape(-1)
     if group.max() + 1 > N // 4:
         group = np.zeros(N, dtype=int)          # (nearly) all distinct: pooled estimate
-    group = torch.as_tensor(group, device=device)
-    a_idx, b_idx = torch.arange(0, N, 2, device=device), torch.arange(1, N, 2, device=device)
-    logq = _diag_gaussian_logpdf(z[b_idx], mu[a_idx], logvar[a_idx])   # [n_B, n_A]
-    same = group[b_idx][:, None] == group[a_idx][None, :]
-    ma, mb = modes[a_idx], modes[b_idx]
-    log_n_a = torch.log(same.sum(1).double()).float()                  # [n_B]
-    log_joint = torch.stack([                                          # log pi_m qbar_m(z)
-        torch.logsumexp(torch.where(same & (ma[None, :] == k), logq, -math.inf), dim=1)
-        for k in range(K)], dim=1) - log_n_a[:, None]
-    log_marg = torch.logsumexp(log_joint, dim=1)
-    rows = torch.arange(len(b_idx), device=device)
-    n_am = (same & (ma[None, :] == mb[:, None])).sum(1).double()
-    log_prior = torch.log(n_am).float() - log_n_a
-    t = (log_joint[rows, mb] - log_marg - log_prior).double()
-    t = torch.where(torch.isfinite(t), t, torch.zeros_like(t))  # mode absent from half A
-    kb = kl[b_idx].double()
-    errors = int((log_joint.argmax(1) != mb).sum())
+    held = numerics.held_out_mode_terms(mu, logvar, z, modes.cpu().numpy(), task.weights,
+                                        groups=group)
+    b_idx = torch.as_tensor(held.evaluated, device=device)
+    t = torch.as_tensor(held.terms, dtype=torch.float64)
+    kb = kl[b_idx].double().cpu()
+    errors = int((held.predicted != modes.cpu().numpy()[held.evaluated]).sum())
 
     ob = obs[b_idx]
     post = cvae.decode(ob, z[b_idx]).cpu().numpy()
@@ -525,7 +619,8 @@ def measure_latent(cvae, task, demos, seed: int, max_demos: int = 2048) -> Laten
         seed=seed)
 
 
-def latent_checks_from(m: LatentMeasurement, confidence: float = DEFAULT_CONFIDENCE) -> list:
+def latent_checks_from(m: LatentMeasurement, confidence: float = DEFAULT_CONFIDENCE, *,
+                       plant: bool = False) -> list:
     """The Part L checks of a measurement (all intervals jointly at ``confidence``).
 
     - L1: ``R - I(M; Z) >= 0`` (paired normal interval);
@@ -539,7 +634,7 @@ def latent_checks_from(m: LatentMeasurement, confidence: float = DEFAULT_CONFIDE
     """
     import theory
 
-    confidence = _probability(confidence, "confidence")
+    confidence = _args.open_probability(confidence, "confidence")
     alpha = (1 - confidence) / 5                  # Bonferroni over the intervals below
     z = float(special.ndtri(1 - alpha / 2))
     n = m.n
@@ -548,14 +643,16 @@ def latent_checks_from(m: LatentMeasurement, confidence: float = DEFAULT_CONFIDE
     checks.append(bound_check(
         m.gap, gap_ci, 0.0, ">=", proposition="L1", quantity="R - I(M;Z) (nats)",
         note=f"R = {m.rate:.4g}, I(M;Z) = {m.mode_information:.4g}", n=n,
-        confidence=confidence))
+        # each term KL - log(qbar_m / (w_m qbar)) is >= log w_m: the most extreme outcome
+        confidence=confidence, plant=plant, detectable=float(np.log(np.min(m.weights)))))
 
-    err_ci = clopper_pearson(m.errors, n, 1 - alpha)
+    err_ci = numerics.clopper_pearson(m.errors, n, 1 - alpha)
     rate_hi = m.rate + z * m.rate_se
     e_min = float(theory.fano_min_error(tuple(m.weights), rate_hi))
     checks.append(bound_check(
         m.errors / n, tuple(err_ci), e_min, ">=", proposition="L2",
-        quantity="mode error of the Bayes rule on z", n=n, confidence=confidence,
+        quantity="mode error of the Bayes rule on z", n=n, confidence=confidence, plant=plant,
+        detectable=numerics.detectable_proportion(n, ">=", 1 - alpha),
         note=f"Fano at R <= {rate_hi:.4g} nats"))
 
     w = np.asarray(m.weights)
@@ -564,29 +661,123 @@ def latent_checks_from(m: LatentMeasurement, confidence: float = DEFAULT_CONFIDE
             1 - m.errors / n, (1 - err_ci[1], 1 - err_ci[0]),
             float(theory.mode_recovery_accuracy(rate_hi)), "<=", proposition="L3",
             quantity="mode accuracy of the Bayes rule on z", n=n, confidence=confidence,
+            plant=plant, detectable=numerics.detectable_proportion(n, "<=", 1 - alpha),
             note=(f"(1 + tau(R))/2 at R <= {rate_hi:.4g} nats; largest single KL "
                   f"{m.max_kl:.4g}")))
 
-    post_lo = float(clopper_pearson(m.posterior_in_mode, n, 1 - alpha)[0])
-    prior_ci = clopper_pearson(m.prior_in_mode, n, 1 - alpha)
+    post_lo = float(numerics.clopper_pearson(m.posterior_in_mode, n, 1 - alpha)[0])
+    prior_ci = numerics.clopper_pearson(m.prior_in_mode, n, 1 - alpha)
     kl_hi = max(0.0, gap_ci[1])
     cover = (float(theory.min_prior_coverage(kl_hi, post_lo)) if post_lo > 0 else 0.0)
     checks.append(bound_check(
         m.prior_in_mode / n, tuple(prior_ci), cover, ">=", proposition="L5",
         quantity="prior-deployed mass within rho of a mode", n=n, confidence=confidence,
+        plant=plant, detectable=numerics.detectable_proportion(n, ">=", 1 - alpha),
         note=f"KL(qbar||p) <= {kl_hi:.4g}, posterior mass >= {post_lo:.4g}"))
     return checks
 
 
-def latent_checks(cvae, task, demos, seed: int, confidence: float = DEFAULT_CONFIDENCE
-                  ) -> list:
+# CVAE loss conventions (`CVAEPolicy`): squared error summed over the chunk is the
+# Gaussian likelihood with sigma^2 = 1/2, absolute error summed is Laplace with scale 1;
+# ACT's "mean" reduction multiplies the KL weight by D (`CVAEPolicy.effective_beta`).
+LIKELIHOOD_SCALE = {"l2": math.sqrt(0.5), "l1": 1.0}
+BELOW, ABOVE = 0.25, 4.0   # "well below" and "well above" beta*, as multiples
+
+
+def collapse_threshold_of(task, obs, loss: str = "l2", latent_dim: int = 1):
+    """L4's ``beta*`` of a task in a CVAE's per-chunk loss convention, for any mode
+    geometry (`numerics.collapse_threshold` on the task's mode centres and weights).
+
+    Args:
+        task: a `validation.tasks.Task`; obs: ``[B, obs_dim]`` observations whose mode
+            geometries count; loss: the CVAE's "l2" or "l1"; latent_dim: its latent size.
+
+    Returns:
+        the `numerics.CollapseThreshold` with the largest ``threshold`` over the
+        observations (the latent collapses at every observation above it) and, in its
+        ``local`` field, the smallest local value over them (below it ``u = 0`` is
+        unstable at every observation).
+    """
+    if loss not in LIKELIHOOD_SCALE:
+        raise ValueError(f"loss must be one of {sorted(LIKELIHOOD_SCALE)}, got {loss!r}")
+    obs = _as_obs(task, obs)
+    centres = task.mode_centres(obs)
+    found, seen = [], {}
+    for c in centres:
+        # the pairwise distances fix the geometry up to the rotations and translations
+        # that leave beta* unchanged: one solve per distinct geometry
+        key = np.round(np.linalg.norm(c[:, None] - c[None], axis=-1), 9).tobytes()
+        if key not in seen:
+            seen[key] = numerics.collapse_threshold(
+                sigma=LIKELIHOOD_SCALE[loss], centres=c, weights=task.weights, loss=loss,
+                latent_dim=latent_dim, details=True)
+        found.append(seen[key])
+    worst = max(found, key=lambda r: r.threshold)
+    return dataclasses.replace(worst, local=min(r.local for r in found))
+
+
+def collapse_checks_from(m: LatentMeasurement, threshold: float, local: float,
+                         confidence: float = DEFAULT_CONFIDENCE, *, plant: bool = False
+                         ) -> list:
+    """L4 on a trained CVAE: ``I(M; Z)`` high well below the collapse threshold, near 0
+    well above it.
+
+    With ``beta`` the CVAE's effective KL weight (`LatentMeasurement.effective_beta`):
+    ``I(M; Z) >= H(w) / 2`` when ``beta <= local / 4`` and ``I(M; Z) <= H(w) / 10`` when
+    ``beta >= 4 threshold`` (none in between). The thresholds ``H(w)/2``, ``H(w)/10`` and
+    the factors 4 are ours: L4 is about the global optimum, a trained CVAE only
+    approaches it. Normal interval of the held-out per-chunk terms.
+
+    Args:
+        m: the CVAE's `LatentMeasurement`; threshold, local: ``beta*`` and its local
+            value (`collapse_threshold_of`).
+    """
+    confidence = _args.open_probability(confidence, "confidence")
+    beta = m.effective_beta
+    w = np.asarray(m.weights)
+    h = float(-(w * np.log(w)).sum())
+    if beta <= BELOW * local:
+        relation, bound, what = ">=", h / 2, "well below beta*"
+    elif beta >= ABOVE * threshold:
+        relation, bound, what = "<=", h / 10, "well above beta*"
+    else:
+        return []
+    z = float(special.ndtri(1 - (1 - confidence) / 2))
+    est, se = m.mode_information, m.mode_information_se
+    # The terms log(qbar_m(z) / qbar(z)) lie in (-inf, -log w_m]: a lower end can reach
+    # -log(min w) (all terms at their top), an upper end any low value.
+    detectable = -math.log(float(np.min(w))) if relation == "<=" else -math.inf
+    return [bound_check(est, (est - z * se, est + z * se), bound, relation,
+                        detectable=detectable, proposition="L4",
+                        quantity=f"I(M;Z) (nats) {what}", n=m.n, confidence=confidence,
+                        plant=plant,
+                        note=(f"beta = {beta:.4g} = {beta / threshold:.3g} beta*, beta* = "
+                              f"{threshold:.4g} (local {local:.4g}); thresholds H(w)/2, "
+                              "H(w)/10"))]
+
+
+def collapse_checks(cvae, task, demos, obs, seed: int,
+                    confidence: float = DEFAULT_CONFIDENCE, *, plant: bool = False) -> list:
+    """L4 on a trained CVAE and its task: `measure_latent` on held-out ``demos``, the
+    task's threshold at ``obs`` in the CVAE's convention (`collapse_threshold_of`), then
+    `collapse_checks_from`."""
+    t = collapse_threshold_of(task, obs, loss=getattr(cvae, "loss_kind", "l2"),
+                              latent_dim=getattr(cvae, "latent_dim", 1))
+    return collapse_checks_from(measure_latent(cvae, task, demos, seed), t.threshold, t.local,
+                                confidence, plant=plant)
+
+
+def latent_checks(cvae, task, demos, seed: int, confidence: float = DEFAULT_CONFIDENCE, *,
+                  plant: bool = False) -> list:
     """L1, L2, L3, L5 checks of a trained CVAE on held-out demonstrations."""
-    return latent_checks_from(measure_latent(cvae, task, demos, seed), confidence)
+    return latent_checks_from(measure_latent(cvae, task, demos, seed), confidence, plant=plant)
 
 
 __all__ = [
-    "DEFAULT_CONFIDENCE", "PLANT_ENV", "PLANT_FACTOR", "LatentMeasurement",
-    "TransportMeasurement", "bound_check", "clopper_pearson", "conditional_demonstrations",
-    "latent_checks", "latent_checks_from", "measure_latent", "measure_transport", "planted",
+    "ABOVE", "BELOW", "DEFAULT_CONFIDENCE", "LIKELIHOOD_SCALE", "PLANT_FACTOR", "PLANT_NOTE",
+    "LatentMeasurement", "collapse_checks", "collapse_checks_from", "collapse_threshold_of",
+    "TransportMeasurement", "bound_check", "conditional_demonstrations",
+    "demanded_lipschitz", "latent_checks", "latent_checks_from", "measure_latent",
+    "measure_transport", "plant_bound",
     "transport_checks", "transport_checks_from",
 ]

@@ -3,6 +3,8 @@
     modebound validate --suite quick --out out/demo [--seed 0] [--device cpu|cuda|auto]
                        [--size smoke|reduced|full] [--render] [--no-progress]
                        [--cache DIR] [--threads N] [--plant-wrong-bound]
+                       [--backend local|ray] [--address ADDRESS] [--max-parallel N]
+                       [--task NAME|module:Class[:json-kwargs]]
     modebound plot out/demo
 
 Exit codes: 0 every check passed (or was inconclusive); 1 a user error (bad option,
@@ -58,6 +60,16 @@ def _threads(text: str) -> int:
     return value
 
 
+def _max_parallel(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"max-parallel must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _writable_folder(path: Path, option: str) -> Path:
     """``path`` as a folder this process can write into, created if missing; a ConfigError
     (before any work is done) if it is a file or cannot be written."""
@@ -101,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--plant-wrong-bound", action="store_true",
                    help="replace every bound by a wrong one (upper x0.1, lower x10): the "
                         "report must then say FAIL -- a demonstration that checks can fail")
+    v.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where the runs execute: local (this process, default) or ray "
+                        "(one Ray task per run; docs/distributed.md)")
+    v.add_argument("--address", default=None,
+                   help="Ray cluster to join: auto (the one `ray start` made here) or "
+                        "HOST:PORT (default: start a local cluster sized to this machine)")
+    v.add_argument("--max-parallel", type=_max_parallel, default=None,
+                   help="Ray: at most N runs at once (and the local cluster's CPUs)")
+    v.add_argument("--task", default=None,
+                   help="run the suite on your task: a registered name or module:Class, "
+                        "optionally :{json keyword parameters} (suites paper, quick, full; "
+                        "docs/bring-your-own-task.md)")
     p = sub.add_parser("plot", help="redraw every figure (and report.md) from results.json",
                        description="Redraw the figures and report of a finished run from its "
                                    "results.json alone.")
@@ -108,8 +132,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_task(suite: str, text: str) -> None:
+    """Build ``--task`` as the suite will (its ``check_task``), so that a bad task is a
+    one-line ConfigError before any work, not a traceback from inside the suite."""
+    import importlib
+    import os
+
+    # `--task my_tasks:Zigzag` names a module in the working folder, which a console
+    # script's sys.path lacks (``python -m`` has it); uvicorn's "module:app" does the same.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    check = getattr(importlib.import_module(SUITES[suite][0]), "check_task", None)
+    if check is None:
+        raise ConfigError(f"--task: the {suite} suite runs its own tasks only; --task "
+                          "applies to the paper, quick and full suites")
+    try:
+        check(text)
+    except Exception as exc:  # noqa: BLE001 -- the user's task code may raise anything
+        raise ConfigError(f"--task {text}: {type(exc).__name__}: {exc}") from None
+
+
 def _validate(args) -> int:
-    from validation.devices import resolve_device
+    from validation.backends import make_backend, note
+    from validation.cache import remove_stale_temporaries
     from validation.report import summary_line, verdict_counts, write_report, write_results
     from validation.threads import limit_threads
 
@@ -121,21 +166,40 @@ def _validate(args) -> int:
     if args.device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"--device must be cpu, cuda or auto, got {args.device!r}")
     try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
+        backend = make_backend(args.backend, address=args.address,
+                               max_parallel=args.max_parallel)
+    except ImportError:
+        raise ConfigError("--backend ray needs the ray extra: pip install 'modebound[ray]'") \
+            from None
+    except ValueError:
+        raise ConfigError("--address and --max-parallel need --backend ray") from None
+    try:
+        device = backend.resolve_device(args.device)
+    except (ValueError, ConnectionError) as exc:
         raise ConfigError(f"--device {args.device}: {exc}") from None
+    if args.task is not None:
+        _check_task(args.suite, args.task)
     out = _writable_folder(args.out if args.out is not None else Path("out") / args.suite,
                            "--out")
     config = SuiteConfig(out=out, size=size, seed=args.seed, device=device,
                          render=args.render, progress=not args.no_progress,
-                         cache_dir=args.cache, plant_wrong_bound=args.plant_wrong_bound)
+                         cache_dir=args.cache, plant_wrong_bound=args.plant_wrong_bound,
+                         backend=args.backend, address=args.address,
+                         max_parallel=args.max_parallel, task=args.task)
     _writable_folder(config.cache, "--cache")
+    remove_stale_temporaries(config.cache)
+    try:
+        backend.connect()
+    except ConnectionError as exc:
+        raise ConfigError(f"--address {args.address}: {exc}") from None
     threads = limit_threads(args.threads)
     run_suite, plot_suite = suite_functions(args.suite)
     start = time.perf_counter()
     # Configuration is validated above; an exception from here on is a bug (exit 2).
     results = run_suite(config)
     results["threads"] = threads
+    if "backend" in results:
+        results.setdefault("notes", []).append(note(results["backend"]))
     write_results(results, out)
     figures = plot_suite(results, out)
     report = write_report(results, out, figures)

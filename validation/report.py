@@ -1,8 +1,9 @@
 """``results.json`` and ``report.md`` of a suite run, from the results dict alone.
 
 The report lists every check (proposition, quantity, measured value, interval, bound,
-verdict, note) under a summary line with the verdict counts, then the suite's tables,
-notes and figures. Both files are written atomically.
+verdict, whether it could have failed and the most extreme bound the data could refute,
+note) under a summary line with the verdict counts and the failable count, then the
+suite's tables, notes and figures. Both files are written atomically.
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ def verdict_counts(checks: Sequence[dict]) -> dict[str, int]:
     return {v: counts.get(v, 0) for v in VERDICTS}
 
 
+def failable_count(checks: Sequence[dict]) -> int:
+    """How many checks could have failed (some outcome at their ``n`` would FAIL them)."""
+    return sum(bool(c.get("failable")) for c in checks)
+
+
 def summary_line(checks: Sequence[dict]) -> str:
-    """``"12 checks: 11 PASS, 0 FAIL, 1 INCONCLUSIVE"``."""
+    """``"12 checks: 11 PASS, 0 FAIL, 1 INCONCLUSIVE; 9 failable"``."""
     c = verdict_counts(checks)
     return (f"{len(checks)} checks: {c['PASS']} PASS, {c['FAIL']} FAIL, "
-            f"{c['INCONCLUSIVE']} INCONCLUSIVE")
+            f"{c['INCONCLUSIVE']} INCONCLUSIVE; {failable_count(checks)} failable")
 
 
 def _fmt(v: Any) -> str:
@@ -85,14 +91,20 @@ def write_report(results: dict, out_dir: Path, figures: list[Path]) -> Path:
         lines += ["**FAILED checks:** " + "; ".join(
             f"{c['proposition']} {c['quantity']}" for c in failed), ""]
     lines += ["A check FAILs only when the interval lies entirely on the wrong side of the "
-              "bound; INCONCLUSIVE marks an estimate dominated by sampling noise.", "",
-              "## Checks", "",
+              "bound; INCONCLUSIVE marks an estimate dominated by sampling noise. "
+              "*failable*: some outcome at this sample size and confidence would FAIL the "
+              "check; *detectable*: the most extreme bound the data could refute (for "
+              "`<=`, bounds below it; for `>=`, bounds above it). A PASS that was not "
+              "failable says nothing about the bound.", ""]
+    lines += _power_table(checks)
+    lines += ["## Checks", "",
               "| proposition | quantity | estimate | interval | relation | bound | verdict | "
-              "note |", "|---|---|---|---|---|---|---|---|"]
+              "failable | detectable | note |", "|---|---|---|---|---|---|---|---|---|---|"]
     for c in checks:
         lines.append("| " + " | ".join(_fmt(x) for x in (
             c["proposition"], c["quantity"], c["estimate"], c["interval"], c["relation"],
-            c["bound"], c["verdict"], c.get("note", ""))) + " |")
+            c["bound"], c["verdict"], "yes" if c.get("failable") else "no",
+            c.get("detectable"), c.get("note", ""))) + " |")
     lines.append("")
     for name, rows in results.get("tables", {}).items():
         if rows:
@@ -114,6 +126,22 @@ def write_report(results: dict, out_dir: Path, figures: list[Path]) -> Path:
     return path
 
 
+def _power_table(checks: Sequence[dict]) -> list[str]:
+    """Per proposition: checks, how many could fail, how many failed."""
+    by: dict[str, list[dict]] = {}
+    for c in checks:
+        by.setdefault(str(c["proposition"]), []).append(c)
+    if not by:
+        return []
+    lines = ["## Power by proposition", "", "| proposition | checks | failable | FAIL |",
+             "|---|---|---|---|"]
+    for prop in sorted(by):
+        group = by[prop]
+        lines.append(f"| {prop} | {len(group)} | {failable_count(group)} | "
+                     f"{sum(c['verdict'] == 'FAIL' for c in group)} |")
+    return [*lines, ""]
+
+
 def _check_results(results: dict) -> None:
     if not isinstance(results, dict):
         raise TypeError(f"results must be a dict, got {type(results).__name__}")
@@ -122,4 +150,5 @@ def _check_results(results: dict) -> None:
         raise ValueError(f"results must have the keys 'suite' and 'checks', missing {missing}")
 
 
-__all__ = ["VERDICTS", "summary_line", "verdict_counts", "write_report", "write_results"]
+__all__ = ["VERDICTS", "failable_count", "summary_line", "verdict_counts", "write_report",
+           "write_results"]

@@ -50,6 +50,16 @@ class SuiteConfig:
             one (`validation.checks.plant_bound`): the report must then say FAIL, the
             demonstration that the checks can fail. Never part of a run's cache key:
             measurements are the same, only the verdicts change.
+        backend: where the runs execute, "local" (this process) or "ray"
+            (`validation.backends`; docs/distributed.md). address: the Ray cluster to
+            join ("auto", "HOST:PORT"; None starts a local one). max_parallel: at most
+            this many runs at once on Ray (and the local cluster's CPUs). None of the
+            three changes a result: they are not part of any run's cache key.
+        task: run the suite on this task instead of its own (``--task``): a registered
+            name or ``module:Class``, optionally ``:{json-kwargs}``
+            (`validation.tasks.TaskSpec.parse`); the suites that take one say which
+            experiments use it (docs/bring-your-own-task.md). It enters the run keys by
+            its import path and parameters.
     """
 
     out: Path
@@ -60,6 +70,10 @@ class SuiteConfig:
     progress: bool = True
     cache_dir: Path | None = None
     plant_wrong_bound: bool = False
+    backend: str = "local"
+    address: str | None = None
+    max_parallel: int | None = None
+    task: str | None = None
 
     @property
     def cache(self) -> Path:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from numerics.lipschitz.network import SlopeNetwork
+from numerics.lipschitz.network import SlopeNetwork, check_finite
 
 _EPS64 = torch.finfo(torch.float64).eps
 
@@ -85,8 +85,18 @@ def certify_multipliers(
     Returns:
         ``(L, details)`` with ``details["min_pivot_eigenvalue"]`` (the smallest
         eigenvalue over all pivots: the margin of ``-C(T) > 0``) and ``details["rho"]``.
+
+    Raises:
+        ValueError: a non-finite weight; multipliers of the wrong shape. NotCertified
+        (a ValueError): negative or non-finite multipliers, or ``-C(T)`` not safely > 0.
+
+    Examples:
+        >>> eye = torch.eye(2, dtype=torch.float64)
+        >>> net = SlopeNetwork((eye, 3 * eye), ((0.0, 1.0),))  # f = 3 relu(x)
+        >>> round(certify_multipliers(net, [torch.full((2,), 9.0)])[0], 6)
+        3.0
     """
-    net = SlopeNetwork(tuple(x.to(torch.float64) for x in net.weights), net.slopes)
+    net = check_finite(SlopeNetwork(tuple(x.to(torch.float64) for x in net.weights), net.slopes))
     if net.depth == 0:
         sigma = float(torch.linalg.matrix_norm(net.weights[0], 2))
         return sigma, {"rho": sigma**2, "min_pivot_eigenvalue": float("inf")}
@@ -120,6 +130,11 @@ def scalar_feasible_multipliers(net: SlopeNetwork) -> list[torch.Tensor]:
     Backward: ``t_l = ||W_l||^2`` makes ``S_l = 2 t_l I - W_l^T W_l >= t_l I``; then
     ``t_k = lambda_max(A_k)`` for ``S_k = 2 t_k I - A_k`` makes ``S_k >= t_k I``.
     Used where ECLipsE-Fast does not apply (``alpha < 0``) or does not certify.
+
+    Examples:
+        >>> eye = torch.eye(2, dtype=torch.float64)
+        >>> scalar_feasible_multipliers(SlopeNetwork((eye, 3 * eye), ((0.0, 1.0),)))
+        [tensor([9., 9.], dtype=torch.float64)]
     """
     w = net.weights
     depth = net.depth

@@ -12,6 +12,11 @@ def spectral_product(net: SlopeNetwork) -> float:
 
     Each activation is ``max(|alpha|, |beta|)``-Lipschitz and operator norms are
     submultiplicative (Szegedy et al. 2014; AutoLip, Scaman & Virmaux 2018).
+
+    Examples:
+        >>> eye = torch.eye(2, dtype=torch.float64)
+        >>> spectral_product(SlopeNetwork((2 * eye, 3 * eye), ((0.0, 1.0),)))
+        6.0
     """
     value = 1.0
     for w in net.weights:
@@ -41,6 +46,11 @@ def eclipse_fast(net: SlopeNetwork) -> tuple[float, list[torch.Tensor]]:
 
     Returns:
         ``(L, multipliers)`` with ``multipliers[k]`` of shape ``(n_{k+1},)``.
+
+    Examples:
+        >>> eye = torch.eye(2, dtype=torch.float64)
+        >>> round(eclipse_fast(SlopeNetwork((2 * eye, 3 * eye), ((0.0, 1.0),)))[0], 6)
+        6.0
     """
     if any(a < 0 for a, _ in net.slopes):
         raise ValueError(

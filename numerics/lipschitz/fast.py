@@ -22,8 +22,10 @@ import time
 import torch
 
 from numerics.lipschitz.certificate import NotCertified, certify_multipliers, schur_rho
-from numerics.lipschitz.network import SlopeNetwork
+from numerics.lipschitz.network import SlopeNetwork, check_device
+from theory import _args
 
+MAX_ITER = 10_000
 # The value returned at infeasible points: L-BFGS's strong-Wolfe line search then
 # backtracks (it needs a finite number; inf turns its interpolation into NaN).
 _INFEASIBLE = 1e30
@@ -52,7 +54,7 @@ def fast_certified(
             `scalar_feasible_multipliers`); shapes ``(n_1,), .., (n_l,)``.
         device, dtype: where the optimisation runs (the certificate is float64).
         smoothing: the stages' temperatures ``s``, relative to the starting ``rho``.
-        max_iter: L-BFGS iterations per stage (at most).
+        max_iter: L-BFGS iterations per stage (at most; ``1..10000``).
         tolerance: a stage ends when the objective changes by less than
             ``tolerance * rho_start`` per iteration. The default 1e-4 trades about 1%
             of tightness on deep nets for speed; 1e-6 is the benchmark's "tight"
@@ -63,7 +65,27 @@ def fast_certified(
     Returns:
         ``(L, details)``: ``details`` has ``start_value``, ``evaluations``,
         ``min_pivot_eigenvalue`` and ``multipliers``.
+
+    Raises:
+        ValueError: bad ``max_iter``, ``tolerance``, ``smoothing``, ``max_seconds``,
+        ``dtype`` or ``device`` (CUDA absent); `NotCertified` if ``start`` is not feasible.
+
+    Examples:
+        >>> eye = torch.eye(2, dtype=torch.float64)
+        >>> net = SlopeNetwork((eye, 3 * eye), ((0.0, 1.0),))
+        >>> round(fast_certified(net, [torch.full((2,), 9.0, dtype=torch.float64)])[0], 4)
+        3.0
     """
+    max_iter = _args.integer_at_least(max_iter, "max_iter", 1, MAX_ITER)
+    tolerance = float(_args.positive(tolerance, "tolerance"))
+    if max_seconds is not None:
+        max_seconds = float(_args.nonnegative(max_seconds, "max_seconds"))
+    if not isinstance(smoothing, (tuple, list)) or not smoothing:
+        raise ValueError(f"smoothing must be a non-empty tuple of temperatures, got {smoothing!r}")
+    smoothing = tuple(float(_args.positive(v, "smoothing")) for v in smoothing)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    device = check_device(device)
     start_value, best_cert = certify_multipliers(net, start)
     best = (start_value, best_cert, [s.clone() for s in start])
     work = SlopeNetwork(tuple(w.to(device=device, dtype=dtype) for w in net.weights), net.slopes)

@@ -14,47 +14,56 @@ to 69% below the true constant on random one-hidden-layer ReLU nets, NUMERICS-NO
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Literal
 
-import cvxpy as cp
 import numpy as np
 import torch
 
 from numerics.lipschitz.certificate import NotCertified, certify_multipliers
 from numerics.lipschitz.network import SlopeNetwork
+from theory import _args
 
 _MIXES = (0.0, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0)
 
 
-def _lmi(net: SlopeNetwork, form: Literal["neuron", "layer"]):
-    w = [x.cpu().numpy() for x in net.weights]
-    depth = net.depth
-    sizes = [x.shape[1] for x in w]  # n_0 .. n_l
-    rho = cp.Variable(nonneg=True)
-    if form == "neuron":
-        t = [cp.Variable(w[k].shape[0], nonneg=True) for k in range(depth)]
-        tmat = [cp.diag(x) for x in t]
-    else:
-        t = [cp.Variable(nonneg=True) for _ in range(depth)]
-        tmat = [x * np.eye(w[k].shape[0]) for k, x in enumerate(t)]
-    blocks = [[None] * (depth + 1) for _ in range(depth + 1)]
-    for i in range(depth + 1):
-        for j in range(depth + 1):
-            blocks[i][j] = np.zeros((sizes[i], sizes[j]))
-    blocks[0][0] = -rho * np.eye(sizes[0])
-    for k in range(1, depth + 1):
-        a, b = net.slopes[k - 1]
-        tk, wprev = tmat[k - 1], w[k - 1]
-        if a * b != 0:
-            blocks[k - 1][k - 1] = blocks[k - 1][k - 1] - 2 * a * b * (wprev.T @ tk @ wprev)
-        blocks[k][k] = -2 * tk
-        blocks[k][k - 1] = (a + b) * (tk @ wprev)
-        blocks[k - 1][k] = (a + b) * (wprev.T @ tk)
-    blocks[depth][depth] = blocks[depth][depth] + w[depth].T @ w[depth]
-    m = cp.bmat(blocks)
-    # M is symmetric by construction; cvxpy wants the symmetry explicit for '<<'
-    problem = cp.Problem(cp.Minimize(rho), [(m + m.T) / 2 << 0])
-    return problem, rho, t
+MAX_LMI = 4096  # rows of the LipSDP matrix cvxpy is allowed to build
+# Up to this many rows cvxpy builds and solves in well under a second, so the problem is
+# solved in this process under the solver's own time limit; larger ones go to a child
+# process that is killed at max_seconds (starting it costs a few seconds).
+IN_PROCESS_ROWS = 128
+SOLVERS = ("SCS", "CLARABEL")
+_WORKER = Path(__file__).with_name("_lipsdp_worker.py")
+
+
+def _solve_in_child(net: SlopeNetwork, form: str, solver: str, options: dict,
+                    max_seconds: float) -> tuple[dict | None, float]:
+    """Build and solve the LMI in a child process; ``None`` if it ran past ``max_seconds``
+    (the child is killed: cvxpy's canonicalisation and the solvers run in C code that
+    cannot be interrupted from a thread)."""
+    args = ([w.cpu().numpy() for w in net.weights], list(net.slopes), form, solver, options)
+    began = time.perf_counter()
+    if sum(w.shape[1] for w in net.weights) <= IN_PROCESS_ROWS:
+        from numerics.lipschitz._lipsdp_worker import solve
+
+        limit = {"SCS": "time_limit_secs", "CLARABEL": "time_limit"}[solver]
+        out = solve(*args[:4], {limit: max_seconds, **options})
+        return out, time.perf_counter() - began
+    payload = pickle.dumps(args)
+    try:
+        done = subprocess.run([sys.executable, str(_WORKER)], input=payload,
+                              capture_output=True, timeout=max_seconds, check=False)
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    if done.returncode != 0 or not done.stdout:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"the cvxpy worker failed ({tail[0]})"}, seconds
+    return pickle.loads(done.stdout), seconds
 
 
 def lipsdp(
@@ -62,6 +71,8 @@ def lipsdp(
     form: Literal["neuron", "layer"] = "neuron",
     solver: str = "SCS",
     start: list[torch.Tensor] | None = None,
+    *,
+    max_seconds: float = 120.0,
     **solver_options,
 ) -> tuple[float, dict]:
     """Certified LipSDP bound.
@@ -72,25 +83,60 @@ def lipsdp(
         solver: "SCS" (default; ``eps`` 1e-6 unless given) or "CLARABEL" (small nets only:
             its memory grows fast, 4.6 GB at matrix size 150).
         start: a strictly feasible multiplier set to repair a boundary solution.
+        max_seconds: limit on building and solving the SDP. LMIs above ``IN_PROCESS_ROWS``
+            (128) rows run in a child process that is stopped at the limit (`NotCertified`
+            then says it gave up); smaller ones run here under the solver's own time limit.
+        **solver_options: passed to the solver (e.g. ``eps``, ``max_iters`` for SCS).
+
+    Limits: the LMI has ``sum_k n_k <= MAX_LMI`` rows (4096); beyond, use
+    ``lipschitz_upper(..., method="fast-certified")`` (same value, no LMI formed).
 
     Returns:
         ``(L, details)``; ``details`` has the solver's own (untrusted) ``solver_value``,
-        the certificate's ``min_pivot_eigenvalue``, ``mix`` and ``multipliers``.
+        the certificate's ``min_pivot_eigenvalue``, ``mix``, ``solver_status``,
+        ``solver_seconds`` and ``multipliers``.
 
     Raises:
-        NotCertified: no point on the repair segment certifies.
+        ValueError: bad ``form``/``solver``/``max_seconds``, or an LMI above the size limit.
+        NotCertified: no point on the repair segment certifies (the message says whether
+            the solver stopped at its time limit).
+
+    Examples:
+        >>> net = SlopeNetwork((torch.eye(2, dtype=torch.float64),
+        ...                     2 * torch.eye(2, dtype=torch.float64)), ((0.0, 1.0),))
+        >>> round(lipsdp(net)[0], 3)  # f(x) = 2 relu(x): Lip = 2
+        2.0
     """
-    problem, rho, t = _lmi(net, form)
+    if not isinstance(form, str) or form not in ("neuron", "layer"):
+        raise ValueError(f"form must be 'neuron' or 'layer', got {form!r}")
+    if not isinstance(solver, str) or solver.upper() not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS} (the cvxpy solvers that take "
+                         f"semidefinite constraints), got {solver!r}")
+    max_seconds = float(_args.positive(max_seconds, "max_seconds"))
+    rows = sum(w.shape[1] for w in net.weights)
+    if rows > MAX_LMI:
+        raise ValueError(f"the LipSDP matrix would have {rows} rows (> {MAX_LMI}): use "
+                         "method='fast-certified', which reaches the same value without it")
+    for w in net.weights:
+        if not bool(torch.all(torch.isfinite(w))):
+            raise ValueError("net has a non-finite (NaN or inf) weight: no bound exists")
     solver = solver.upper()
     if solver == "SCS":
         solver_options.setdefault("eps", 1e-6)
         solver_options.setdefault("max_iters", 100000)
-    problem.solve(solver=solver, **solver_options)
-    if t[0].value is None:
-        raise NotCertified(f"{solver} returned no multipliers (status {problem.status})")
+    result, seconds = _solve_in_child(net, form, solver, solver_options, max_seconds)
+    why = ""
+    if result is None:
+        raise NotCertified(f"LipSDP-{form} through {solver} did not finish within max_seconds="
+                           f"{max_seconds:g} s (gave up, process stopped): raise max_seconds or "
+                           "use method='fast-certified'")
+    if "error" in result:
+        raise NotCertified(f"LipSDP-{form}: {result['error']}; try method='fast-certified'")
+    if result["t"][0] is None:
+        raise NotCertified(f"{solver} returned no multipliers (status {result['status']})")
     sizes = [w.shape[0] for w in net.weights[:-1]]
-    found = [torch.as_tensor(np.maximum(np.broadcast_to(x.value, (n,)), 0.0), dtype=torch.float64)
-             for x, n in zip(t, sizes, strict=True)]
+    found = [torch.as_tensor(np.maximum(np.broadcast_to(x, (n,)), 0.0), dtype=torch.float64)
+             for x, n in zip(result["t"], sizes, strict=True)]
     for mix in _MIXES:
         if mix > 0 and start is None:
             break
@@ -100,6 +146,7 @@ def lipsdp(
             value, cert = certify_multipliers(net, mults)
         except NotCertified:
             continue
-        return value, {**cert, "solver_value": float(np.sqrt(max(rho.value, 0.0))),
-                       "solver_status": problem.status, "mix": mix, "multipliers": mults}
-    raise NotCertified(f"{solver}'s multipliers for LipSDP-{form} could not be certified")
+        return value, {**cert, "solver_value": float(np.sqrt(max(result["rho"] or 0.0, 0.0))),
+                       "solver_status": result["status"], "solver_seconds": seconds,
+                       "mix": mix, "multipliers": mults}
+    raise NotCertified(f"{solver}'s multipliers for LipSDP-{form} could not be certified{why}")

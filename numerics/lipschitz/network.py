@@ -35,6 +35,10 @@ def activation_slopes(layer: nn.Module) -> tuple[float, float]:
 
     Raises:
         TypeError: for a module that is not a supported activation.
+
+    Examples:
+        >>> activation_slopes(nn.ReLU()), activation_slopes(nn.LeakyReLU(0.1))
+        ((0.0, 1.0), (0.1, 1.0))
     """
     if isinstance(layer, nn.LeakyReLU):
         a = float(layer.negative_slope)
@@ -85,6 +89,29 @@ class SlopeNetwork:
         return SlopeNetwork((u * s, *self.weights[1:]), self.slopes)
 
 
+def check_device(device) -> torch.device:
+    """``device`` as a `torch.device`, or ``ValueError`` (bad name, CUDA absent)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got "
+                         f"{device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    return dev
+
+
+def check_finite(net: SlopeNetwork) -> SlopeNetwork:
+    """``net`` if every weight is finite, else ``ValueError`` (a NaN weight has no bound)."""
+    for k, w in enumerate(net.weights):
+        if not bool(torch.all(torch.isfinite(w))):
+            raise ValueError(f"the network's weight {k} has a non-finite (NaN or inf) entry: "
+                             "no Lipschitz bound exists")
+    return net
+
+
 def _flatten(model: nn.Module) -> list[nn.Module]:
     if isinstance(model, nn.Sequential):
         return [leaf for child in model for leaf in _flatten(child)]
@@ -123,8 +150,14 @@ def network_from_sequential(
 
     Raises:
         TypeError: not a Sequential, or an unsupported layer (named in the message).
-        ValueError: the network starts with an activation, stacks two activations, or
-            ``input_slice`` selects nothing.
+        ValueError: the network starts with an activation, stacks two activations,
+            ``input_slice`` selects nothing, or a weight is not finite.
+
+    Examples:
+        >>> net = network_from_sequential(nn.Sequential(nn.Linear(3, 4), nn.ReLU(),
+        ...                                             nn.Linear(4, 2)), slice(0, 2))
+        >>> [tuple(w.shape) for w in net.weights], net.slopes
+        ([(4, 2), (2, 4)], ((0.0, 1.0),))
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(
@@ -156,4 +189,4 @@ def network_from_sequential(
         pending = torch.eye(weights[-1].shape[0], dtype=torch.float64)
     weights.append(pending)
     weights[0] = _select_columns(weights[0], input_slice)
-    return SlopeNetwork(tuple(w.cpu() for w in weights), tuple(slopes))
+    return check_finite(SlopeNetwork(tuple(w.cpu() for w in weights), tuple(slopes)))

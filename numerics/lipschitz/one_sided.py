@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from numerics.lipschitz.network import network_from_sequential
+from theory import _args
 
 _EPS64 = torch.finfo(torch.float64).eps
 
@@ -69,7 +70,17 @@ def one_sided_lipschitz_upper(
 
     Raises:
         ValueError: not one hidden layer, or state and output widths differ.
+
+    Examples:
+        >>> v = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+        >>> w = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+        >>> with torch.no_grad():  # v(x) = -W^T relu(W x): a monotone (mu = 0) field
+        ...     _ = v[0].weight.copy_(w)
+        ...     _ = v[2].weight.copy_(-w.T)
+        >>> abs(one_sided_lipschitz_upper(v).value) < 1e-9
+        True
     """
+    max_iter = _args.integer_at_least(max_iter, "max_iter", 1, 10_000)
     began = time.perf_counter()
     net = network_from_sequential(model, input_slice)
     if net.depth != 1:

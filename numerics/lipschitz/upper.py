@@ -17,12 +17,23 @@ from numerics.lipschitz.compositional import eclipse_fast, spectral_product
 from numerics.lipschitz.estimate import LipschitzEstimate
 from numerics.lipschitz.fast import fast_certified
 from numerics.lipschitz.lipsdp import lipsdp
-from numerics.lipschitz.network import SlopeNetwork, network_from_sequential
+from numerics.lipschitz.network import (
+    SlopeNetwork,
+    check_device,
+    check_finite,
+    network_from_sequential,
+)
 
 UpperMethod = Literal["fast-certified", "eclipse-fast", "spectral-product", "lipsdp-neuron",
                       "lipsdp-layer"]
 UPPER_METHODS: tuple[str, ...] = ("fast-certified", "eclipse-fast", "spectral-product",
                                   "lipsdp-neuron", "lipsdp-layer")
+# Keyword options each method takes (None: any solver option, checked by the solver).
+_OPTIONS: dict[str, set[str] | None] = {
+    "fast-certified": {"smoothing", "max_iter", "max_seconds", "tolerance", "dtype"},
+    "lipsdp": None,
+    "none": set(),
+}
 
 
 def _start(net: SlopeNetwork) -> list[torch.Tensor]:
@@ -84,15 +95,33 @@ def lipschitz_upper(
         ``min_pivot_eigenvalue`` (margin of ``-C(T) > 0``) for LipSDP-type methods.
 
     Raises:
-        TypeError: ``model`` is not an MLP of supported layers.
-        ValueError: unknown ``method``, bad ``input_slice``, or a method that does not
-            apply (eclipse-fast with negative slopes) or could not be certified.
+        TypeError: ``model`` is not an MLP of supported layers; an option the method does
+            not take.
+        ValueError: unknown ``method``, bad ``input_slice``, a non-finite weight, a bad
+            option value (``max_iter``, ``tolerance``, ``device`` without CUDA, ``solver``,
+            ``form``), or a method that does not apply (eclipse-fast with negative slopes),
+            gave up at its time limit or could not be certified.
+
+    Examples:
+        >>> torch.manual_seed(0)
+        <torch._C.Generator object at ...>
+        >>> model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> est = lipschitz_upper(model)
+        >>> est.kind, est.value <= lipschitz_upper(model, "spectral-product").value
+        ('upper', True)
     """
-    if method not in UPPER_METHODS:
+    if not isinstance(method, str) or method not in UPPER_METHODS:
         raise ValueError(f"method must be one of {UPPER_METHODS}, got {method!r}")
+    allowed = _OPTIONS["fast-certified" if method == "fast-certified" else (
+        "lipsdp" if method.startswith("lipsdp") else "none")]
+    unknown = sorted(set(options) - allowed) if allowed is not None else []
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} for method {method!r}; it takes "
+                        f"{sorted(allowed) or 'none'}")
+    check_device(device)
     began = time.perf_counter()
     if isinstance(model, SlopeNetwork):
-        net = model
+        net = check_finite(model)
         if input_slice is not None:
             net = SlopeNetwork((net.weights[0][:, input_slice], *net.weights[1:]), net.slopes)
     else:

@@ -13,9 +13,13 @@ from scipy import stats
 
 from numerics.modes import (
     assign_modes,
+    binomial_pvalue,
     check_interval_bound,
     check_proportion_bound,
     clopper_pearson,
+    detectable_proportion,
+    holm_adjusted,
+    mode_distances,
     mode_masses,
     modes_from_demonstrations,
 )
@@ -200,7 +204,8 @@ def test_verdict_fails_iff_interval_excludes_bound(lo, width, bound, relation, i
     hi = lo + width
     check = check_interval_bound((lo + hi) / 2, (lo, hi), bound, relation, proposition="T2",
                                  quantity="q", n=10, confidence=0.9,
-                                 inconclusive=inconclusive)
+                                 inconclusive=inconclusive, detectable=lo if relation == "<="
+                                 else hi)
     # the interval excludes the bound iff no value in it satisfies the relation
     some_value_satisfies = (lo <= bound) if relation == "<=" else (hi >= bound)
     if not some_value_satisfies:
@@ -217,7 +222,7 @@ def test_check_proportion_bound_examples_and_json():
     lower = check_proportion_bound(5, 100, 0.3, ">=", proposition="T4", quantity="b")
     assert lower.verdict == "FAIL"
     d = check_interval_bound(1.0, (0.5, math.inf), -math.inf, ">=", proposition="T5",
-                             quantity="W1", n=5, confidence=0.9).to_dict()
+                             quantity="W1", n=5, confidence=0.9, detectable=0.0).to_dict()
     assert json.loads(json.dumps(d, allow_nan=False))["bound"] == "-inf"
     assert json.loads(json.dumps(ok.to_dict(), allow_nan=False))["interval"] == list(ok.interval)
 
@@ -239,9 +244,78 @@ def test_true_bound_fails_at_most_at_the_nominal_rate(p):
     (dict(n=0), ValueError, "n must"),
     (dict(confidence=0.0), ValueError, "confidence"),
     (dict(estimate="x"), TypeError, "estimate"),
+    (dict(detectable=math.nan), ValueError, "detectable"),
+    (dict(estimate=True), TypeError, "estimate"),
 ])
 def test_check_interval_bound_rejects_bad_input(kwargs, err, match):
     args = dict(estimate=0.5, interval=(0.4, 0.6), bound=0.5, relation="<=",
-                proposition="T2", quantity="q", n=10, confidence=0.9) | kwargs
+                proposition="T2", quantity="q", n=10, confidence=0.9, detectable=1.0) | kwargs
     with pytest.raises(err, match=match):
         check_interval_bound(**args)
+
+
+# ------------------------------------------------------------------ power of a check
+
+
+@given(n=st.integers(1, 400), bound=st.floats(0.0, 1.0), relation=st.sampled_from(["<=", ">="]),
+       confidence=st.sampled_from([0.9, 0.99, 0.999]))
+def test_failable_iff_some_count_fails(n, bound, relation, confidence):
+    """`failable` is exactly "some count in 0..n would FAIL", by brute force over counts."""
+    check = check_proportion_bound(n // 2, n, bound, relation, proposition="T2", quantity="m",
+                                   confidence=confidence)
+    some_fail = any(check_proportion_bound(c, n, bound, relation, proposition="T2",
+                                           quantity="m", confidence=confidence).verdict == "FAIL"
+                    for c in range(n + 1))
+    assert check.failable == some_fail
+
+
+def test_detectable_matches_closed_form():
+    # CP lower end at count = n is (alpha/2)^(1/n); upper end at 0 is 1 - (alpha/2)^(1/n).
+    for n in (1, 10, 400, 10_000):
+        assert detectable_proportion(n, "<=", 0.99) == pytest.approx(0.005 ** (1 / n), rel=1e-9)
+        assert detectable_proportion(n, ">=", 0.99) == pytest.approx(1 - 0.005 ** (1 / n),
+                                                                     rel=1e-6)
+
+
+def test_binomial_pvalue_agrees_with_the_interval():
+    """The two-sided CP interval at 1 - alpha excludes the bound iff the one-sided exact
+    p-value is below alpha / 2 (scipy.stats.binomtest as the independent reference)."""
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 300))
+        c = int(rng.integers(0, n + 1))
+        b = float(rng.uniform(0.01, 0.99))
+        p = binomial_pvalue(c, n, b, "<=")
+        assert p == pytest.approx(binomtest(c, n, b, alternative="greater").pvalue, rel=1e-9)
+        lo, _ = clopper_pearson(c, n, 0.98)
+        if abs(p - 0.01) > 1e-9:
+            assert (lo > b) == (p < 0.01)
+
+
+def test_holm_against_brute_force_definition():
+    rng = np.random.default_rng(4)
+    for m in (1, 2, 5, 12):
+        p = rng.uniform(0, 0.2, m)
+        adj = holm_adjusted(p)
+        order = np.argsort(p)
+        expected = np.empty(m)
+        for rank, i in enumerate(order):
+            expected[i] = min(1.0, max((m - j) * p[order[j]] for j in range(rank + 1)))
+        np.testing.assert_allclose(adj, expected)
+        # Holm rejects everything Bonferroni rejects
+        assert np.all((adj <= 0.05) >= (np.minimum(1, m * p) <= 0.05))
+
+
+def test_mode_distances_mean_step_against_a_loop():
+    rng = np.random.default_rng(6)
+    x, c = rng.normal(size=(7, 10)), rng.normal(size=(3, 10))
+    d = mode_distances(x, c, step_dim=2)
+    for i in range(7):
+        for k in range(3):
+            steps = (x[i] - c[k]).reshape(5, 2)
+            assert d[i, k] == pytest.approx(np.mean([np.hypot(*s) for s in steps]))
+    np.testing.assert_allclose(mode_distances(x, c), np.linalg.norm(x[:, None] - c[None], axis=-1))
+    with pytest.raises(ValueError, match="step_dim"):
+        mode_distances(x, c, step_dim=3)

@@ -417,6 +417,132 @@ def test_l4_collapsed_directions_vectorised():
         latent.collapsed_directions(1.0, 1.0, -1.0)
 
 
+# ------------------------------------------------- L4: any mode geometry, unequal weights
+
+_Z = np.linspace(-12.0, 12.0, 2401)
+_DZ = _Z[1] - _Z[0]
+
+
+def _cvae_objective(centres, weights, mu, log_s, sigma, beta):
+    """The CVAE objective of point modes on a line, 1-D latent, computed directly.
+
+    Encoder N(mu_k, s_k^2) for mode k, prior N(0, 1), the Bayes decoder D(z) = E[a | z] on a
+    z grid (trapezoid): E|a - D(z)|^2 / (2 sigma^2) + beta sum_k w_k KL_k. No closed form
+    of the theory is used.
+    """
+    c, w, mu = np.asarray(centres, float), np.asarray(weights, float), np.asarray(mu, float)
+    s = np.exp(np.broadcast_to(np.asarray(log_s, float), mu.shape))
+    dens = np.exp(-0.5 * ((_Z[None, :] - mu[:, None]) / s[:, None]) ** 2) / (
+        s[:, None] * math.sqrt(2 * math.pi))
+    joint = w[:, None] * dens                                  # [K, z]
+    qbar = joint.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        decoder = np.where(qbar > 0, (joint * c[:, None]).sum(0) / qbar, 0.0)
+    recon = np.sum(joint * (c[:, None] - decoder[None, :]) ** 2) * _DZ / (2 * sigma**2)
+    kl = np.sum(w * (mu**2 + s**2 - 1 - 2 * np.log(s)) / 2)
+    return recon + beta * kl
+
+
+def test_l4_local_threshold_four_collinear_modes():
+    # THEORY.md (Additions): modes at -3, -1, 1, 3 (sigma = 1) have lambda_max(Cov_w) = 5
+    # (by hand: (9 + 1 + 1 + 9) / 4); random geometries against numpy's weighted covariance.
+    c = np.array([-3.0, -1.0, 1.0, 3.0])
+    assert latent.collapse_threshold_local(c, 1.0) == pytest.approx(5.0, rel=1e-14)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        K, D = int(rng.integers(2, 6)), int(rng.integers(1, 4))
+        pts, w = rng.normal(size=(K, D)) * 3, rng.dirichlet(np.ones(K))
+        sigma = float(rng.uniform(0.3, 2))
+        ref = np.linalg.eigvalsh(np.atleast_2d(np.cov(pts.T, aweights=w, bias=True)))[-1]
+        assert latent.collapse_threshold_local(pts, sigma, w) == pytest.approx(
+            ref / sigma**2, rel=1e-10)
+    # two equal modes: Delta^2 / (4 sigma^2), the L4 threshold
+    assert latent.collapse_threshold_local([0.0, 2.0], 0.5) == pytest.approx(
+        latent.collapse_threshold(2.0, 0.5), rel=1e-14)
+
+
+@pytest.mark.parametrize("centres, weights", [([-3.0, -1.0, 1.0, 3.0], None),
+                                              ([0.0, 1.0, 4.0], [0.5, 0.3, 0.2])])
+def test_l4_local_threshold_is_where_the_collapsed_latent_turns_unstable(centres, weights):
+    # Direct evaluation of the objective: along the top direction mu = eps v (v_k the centred
+    # centre, the top eigenvector in weighted coordinates), collapse loses at 0.9 beta_loc;
+    # at 1.1 beta_loc no small move of the means and of the variances improves on it.
+    c = np.asarray(centres)
+    w = np.full(c.size, 1 / c.size) if weights is None else np.asarray(weights)
+    beta_loc = latent.collapse_threshold_local(c, 1.0, weights)
+    v = c - w @ c
+    v /= np.linalg.norm(v)
+    j0 = _cvae_objective(c, w, np.zeros(c.size), 0.0, 1.0, 0.9 * beta_loc)
+    assert _cvae_objective(c, w, 0.05 * v, 0.0, 1.0, 0.9 * beta_loc) < j0 - 1e-7
+    rng = np.random.default_rng(1)
+    j0 = _cvae_objective(c, w, np.zeros(c.size), 0.0, 1.0, 1.1 * beta_loc)
+    for direction in [v, *rng.normal(size=(6, c.size))]:
+        direction = direction / np.linalg.norm(direction)
+        for log_s in (-0.02, 0.0, 0.02):
+            assert _cvae_objective(c, w, 0.05 * direction, log_s, 1.0, 1.1 * beta_loc) > j0
+
+
+def _best_objective(w1, beta, starts=6):
+    rng = np.random.default_rng(2)
+    c, w = np.array([-1.0, 1.0]), np.array([w1, 1 - w1])
+    best = _cvae_objective(c, w, np.zeros(2), 0.0, 1.0, beta)
+    for _ in range(starts):
+        x0 = [rng.uniform(0.3, 3), -rng.uniform(0.3, 3), rng.uniform(-2, 0), rng.uniform(-2, 0)]
+        res = optimize.minimize(lambda x: _cvae_objective(c, w, x[:2], x[2:], 1.0, beta), x0,
+                                method="Nelder-Mead",
+                                options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 2000})
+        best = min(best, res.fun)
+    return best
+
+
+@pytest.mark.parametrize("w1", [0.6, 0.7])
+def test_l4_unequal_weights_threshold_by_direct_minimisation(w1):
+    # Two modes 2 apart (sigma = 1), encoder means and variances per mode minimised from
+    # several starts: collapse is beaten at 0.95 beta*, optimal at 1.05 beta*.
+    beta_star = latent.collapse_threshold(2.0, 1.0, weights=[w1, 1 - w1])
+    assert beta_star == pytest.approx(4 * w1 * (1 - w1), rel=1e-14)
+    c, w = np.array([-1.0, 1.0]), np.array([w1, 1 - w1])
+    j0 = _cvae_objective(c, w, np.zeros(2), 0.0, 1.0, 0.95 * beta_star)
+    assert _best_objective(w1, 0.95 * beta_star, starts=2) < j0 - 1e-5
+    j0 = _cvae_objective(c, w, np.zeros(2), 0.0, 1.0, 1.05 * beta_star)
+    assert _best_objective(w1, 1.05 * beta_star) >= j0 - 1e-12
+
+
+def test_l4_unequal_weights_beyond_the_range_jump_and_are_refused():
+    # w1 = 0.9 (w1 w2 = 0.09 < 1/5): a non-collapsed encoder still wins at 1.1 x the local
+    # value, so the closed form would be wrong there: collapse_threshold refuses, naming
+    # where to get the value.
+    c, w = np.array([-1.0, 1.0]), np.array([0.9, 0.1])
+    beta_loc = latent.collapse_threshold_local(c, 1.0, w)
+    assert beta_loc == pytest.approx(0.36, rel=1e-12)
+    j0 = _cvae_objective(c, w, np.zeros(2), 0.0, 1.0, 1.1 * beta_loc)
+    assert _best_objective(0.9, 1.1 * beta_loc) < j0 - 1e-3
+    with pytest.raises(ValueError, match="collapse_threshold_local"):
+        latent.collapse_threshold(2.0, 1.0, weights=[0.9, 0.1])
+    with pytest.raises(ValueError, match="^weights must"):
+        latent.collapse_threshold(2.0, 1.0, weights=[0.2, 0.3, 0.5])
+    with pytest.raises(ValueError, match="^centres must"):
+        latent.collapse_threshold_local([1.0], 1.0)
+    with pytest.raises(ValueError, match="^weights must have one weight per centre"):
+        latent.collapse_threshold_local([0.0, 1.0, 2.0], 1.0, [0.5, 0.5])
+
+
+@given(st.lists(st.floats(-50, 50), min_size=2, max_size=6, unique=True),
+       st.floats(0.1, 10.0), st.floats(-100, 100), st.floats(0.01, 100.0))
+def test_l4_local_threshold_transforms_like_a_variance(points, sigma, shift, scale):
+    c = np.asarray(points)
+    if np.ptp(c) < 1e-6:
+        return
+    base = latent.collapse_threshold_local(c, sigma)
+    assert base > 0
+    assert latent.collapse_threshold_local(c + shift, sigma) == pytest.approx(base, rel=1e-8)
+    assert latent.collapse_threshold_local(c * scale, sigma * scale) == pytest.approx(
+        base, rel=1e-9)
+    assert latent.collapse_threshold_local(c[::-1], sigma) == pytest.approx(base, rel=1e-12)
+    assert latent.collapse_threshold_local(np.column_stack([c, 0 * c]), sigma) == \
+        pytest.approx(base, rel=1e-12)
+
+
 # ----------------------------------------------------------------------------- L5
 
 

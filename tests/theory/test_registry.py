@@ -17,7 +17,8 @@ from sympy.core.relational import Relational
 import theory
 from theory.registry import Proposition
 
-IDS = [f"T{i}" for i in range(1, 9)] + [f"L{i}" for i in range(1, 7)]
+IDS = ([f"T{i}" for i in range(1, 9)] + [f"L{i}" for i in range(1, 7)]
+       + [f"T{i}-local" for i in range(2, 6)])
 
 # Valid random values by parameter name.
 DOMAINS = {
@@ -129,7 +130,69 @@ def _t7_chunk(prop, rng):
     return pairs
 
 
+def _t2_local_root(prop, rng):
+    # At m = max_mode_mass_local(L_B, Delta, p) the defining relation holds with equality.
+    st = prop.statement()
+    pairs = []
+    for _ in range(4):
+        lip, sep, p = rng.uniform(0.3, 3.0), rng.uniform(0.2, 4.0), rng.uniform(0.01, 0.3)
+        m = prop.evaluate(lip, sep, p)
+        subs = {_symbol(st, "L_B"): lip, _symbol(st, "Delta"): sep, _symbol(st, "p"): p,
+                _symbol(st, "m"): m}
+        pairs.append((st.lhs.subs(subs), st.rhs.subs(subs)))
+    return pairs
+
+
+def _t3_local_vertex(prop, rng):
+    # Equal weights and separations: at m = max_mode_mass_local(L, Delta, p, K) with all the
+    # outside mass on one mode (t = (p, 0, ..)) and r_k = Delta/(2 L), the sum equals 1.
+    from theory.transport import max_mode_mass_local
+
+    st = prop.statement()
+    k_sym = _symbol(st, "K")
+    m, r, t = sorted(st.lhs.atoms(sp.IndexedBase), key=str)
+    pairs = []
+    for k in (2, 3, 4):
+        lip, sep, p = rng.uniform(0.5, 2.0), rng.uniform(0.5, 3.0), rng.uniform(0.01, 0.05)
+        mk = max_mode_mass_local(lip, sep, p, k)
+        assert mk > p
+        lhs = st.lhs.subs(k_sym, k).doit().subs(_symbol(st, "p"), p)
+        lhs = lhs.subs({m[i]: mk for i in range(1, k + 1)})
+        lhs = lhs.subs({t[i]: (p if i == 1 else 0) for i in range(1, k + 1)})
+        lhs = lhs.subs({r[i]: sep / (2 * lip) for i in range(1, k + 1)})
+        pairs.append((lhs, st.rhs))
+    return pairs
+
+
+def _t4_local_bridge(prop, rng):
+    st = prop.statement()
+    pairs = []
+    for _ in range(4):
+        lip, sep = rng.uniform(0.3, 3.0), rng.uniform(0.2, 4.0)
+        p, m1 = rng.uniform(0.01, 0.2), rng.uniform(0.3, 0.7)
+        subs = {_symbol(st.rhs, "L_B"): lip, _symbol(st.rhs, "Delta"): sep,
+                _symbol(st.rhs, "p"): p, _symbol(st.rhs, "m_1"): m1}
+        pairs.append((st.rhs.subs(subs), prop.evaluate(lip, sep, p, m1)))
+    return pairs
+
+
+def _t5_local_wasserstein(prop, rng):
+    st = prop.statement()
+    pairs = []
+    for _ in range(3):
+        lip, sep, w1 = rng.uniform(0.3, 3.0), rng.uniform(0.3, 3.0), rng.uniform(0.1, 0.9)
+        q = rng.uniform(0.0, min(w1, 1 - w1) * 0.9)
+        subs = {_symbol(st.rhs, "L_B"): lip, _symbol(st.rhs, "Delta"): sep,
+                _symbol(st.rhs, "w_1"): w1, _symbol(st.rhs, "q"): q, _symbol(st.rhs, "p"): 1}
+        pairs.append((st.rhs.subs(subs), prop.evaluate(lip, sep, q, (w1, 1 - w1), 1)))
+    return pairs
+
+
 CHECKS = {
+    "T2-local": _t2_local_root,
+    "T3-local": _t3_local_vertex,
+    "T4-local": _t4_local_bridge,
+    "T5-local": _t5_local_wasserstein,
     "T1": _by_name({"Delta_ij": "separation"}),
     "T2": _t2_frontier,
     "T3": _t3_k_modes,

@@ -110,3 +110,30 @@ def test_killed_sweep_resumes_without_redoing(tmp_path):
     assert json.loads(res.stdout) == [i * i for i in range(6)]
     rerun = log.read_text().split()[len(started_before):]
     assert sorted(int(i) for i in rerun) == sorted(i for i in range(6) if i * i not in done)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"{}", b"null", b"[1, 2]", b"{\"a\""])
+def test_malformed_cached_file_is_recomputed(tmp_path, content):
+    calls = []
+
+    def fn(c):
+        calls.append(c)
+        return {"x": c.a}
+
+    path = cache.cache_path("run", Cfg(3), tmp_path)
+    path.write_bytes(content)
+    assert not cache.is_cached("run", Cfg(3), tmp_path)
+    with pytest.warns(UserWarning, match="recomputing"):
+        assert cache.run_cached("run", Cfg(3), fn, tmp_path) == {"x": 3}
+    assert len(calls) == 1 and cache.is_cached("run", Cfg(3), tmp_path)
+    assert cache.run_cached("run", Cfg(3), fn, tmp_path) == {"x": 3} and len(calls) == 1
+
+
+def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
+    old, fresh = tmp_path / ".a.json.x1.tmp", tmp_path / ".b.json.x2.tmp"
+    old.write_text("{")
+    fresh.write_text("{")
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    assert cache.remove_stale_temporaries(tmp_path) == 1
+    assert not old.exists() and fresh.exists()

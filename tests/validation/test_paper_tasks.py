@@ -160,7 +160,11 @@ def test_shorter_horizon_windows():
     late = np.linalg.norm(demos.obs[:, :2] - 0.5, axis=1) > 0.39
     assert late.any() and np.all(demos.actions[late].reshape(-1, 16, 2)[:, -1] == 0)
     labels = task.mode_labels(demos.obs, demos.actions)[:, 0]
-    assert np.mean(labels == demos.modes) > 0.95
+    # Off the start the mode centre is the window at the phase nearest the *noisy*
+    # position, so a few chunks fall outside the (noise-sized) rho-ball; none lands in
+    # another mode's ball.
+    assert np.mean(labels == demos.modes) > 0.9
+    assert not np.any((labels >= 0) & (labels != demos.modes))
     # At the start the windows are the first 16 steps of the rays.
     start = np.array([[0.5, 0.5]])
     np.testing.assert_allclose(task.mode_centres(start)[0],

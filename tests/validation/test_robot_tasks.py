@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from validation.policies import TrainConfig, make_policy
 from validation.tasks import make_task
-from validation.tasks.robot import expert_rollouts, policy_rollouts, run_closed_loop
+from validation.tasks.robot import (
+    expert_demonstrations,
+    expert_rollouts,
+    policy_rollouts,
+    run_closed_loop,
+)
 from validation.tasks.robot.scene import first_crossing_side, polyline_waypoints
 
 TASKS = [
@@ -57,8 +62,51 @@ def test_environment_is_deterministic_under_a_seed(name):
     c = expert_rollouts(task, 3, np.random.default_rng(12))
     np.testing.assert_array_equal(a.observations, b.observations)
     assert not np.array_equal(a.observations, c.observations)
-    da, db = task.demonstrations(50, seed=5), task.demonstrations(50, seed=5)
+    da, db = (expert_demonstrations(task, 50, seed=5) for _ in range(2))
     np.testing.assert_array_equal(da.actions, db.actions)
+    assert not np.array_equal(da.actions, expert_demonstrations(task, 50, seed=6).actions)
+
+
+# (The push expert simulates its chunk with `task.step` itself, so the step spy below
+# would see those calls too: the tasks here have geometric experts.)
+@pytest.mark.parametrize("name,execute", [("reach_around", 1), ("reach_around", 8),
+                                          ("multi_reach", 3)])
+def test_recording_does_not_change_a_rollout_and_records_the_executed_chunks(name, execute):
+    """Issue #9: same seed, recording on and off, identical states; and every recorded
+    chunk is the one executed: anchored at its state, its first ``execute`` set-points are
+    the servo targets of the next ``execute`` steps (captured from `task.step`)."""
+    task = make_task(name)
+    plain = expert_rollouts(task, 4, np.random.default_rng(21), execute=execute)
+    targets = []
+    step = task.step
+
+    def spy(data, target):
+        targets.append(np.array(target, dtype=float))
+        return step(data, target)
+
+    task.step = spy
+    try:
+        rec = expert_rollouts(task, 4, np.random.default_rng(21), execute=execute, record=True)
+    finally:
+        del task.step
+    np.testing.assert_array_equal(plain.observations, rec.observations)
+    executed = np.asarray(targets).reshape(task.max_steps, 4, 2)          # [T, E, 2]
+    assert [t for t, _ in rec.queries] == list(range(0, task.max_steps, execute))
+    for t, chunks in rec.queries:
+        setpoints = task.anchor(rec.observations[:, t])[:, None, :] + chunks.reshape(4, -1, 2)
+        n = min(execute, task.max_steps - t)
+        np.testing.assert_allclose(setpoints[:, :n].transpose(1, 0, 2), executed[t:t + n],
+                                   atol=1e-12)
+
+
+def test_expert_demonstrations_lie_in_their_modes():
+    """Every recorded chunk is the expert's chunk of the episode's mode plus clipped noise:
+    within rho of c_k(o) at its own state, so the task labels it with its mode."""
+    task = make_task("reach_around", weights=(0.3, 0.7))
+    demos = expert_demonstrations(task, 400, seed=3, execute=2)
+    labels = task.mode_labels(demos.obs, demos.actions)[:, 0]
+    np.testing.assert_array_equal(labels, demos.modes)
+    assert 0.1 < demos.modes.mean() < 0.95
 
 
 def test_straight_line_collides_and_detours_classify():

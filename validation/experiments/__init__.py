@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from theory import _args
-from validation.cache import is_cached, run_cached
+from validation.backends import Backend, LocalBackend
 
 C = TypeVar("C")
 
@@ -70,23 +70,15 @@ def sized(sizes: dict[str, C], size: str, seed: int = 0, **overrides: Any) -> C:
 
 
 def sweep(name: str, runs: Sequence[Any], run_one: Callable[[Any], dict], cache_dir: Path,
-          progress: bool = False) -> list[dict]:
+          progress: bool = False, backend: Backend | None = None) -> list[dict]:
     """``[run_one(r) for r in runs]``, each result cached (`validation.cache.run_cached`).
 
     A killed sweep resumes: finished runs are loaded, only the missing ones execute.
-    The progress bar counts the runs still to do.
+    The progress bar counts the runs still to do. ``backend`` says where they execute
+    (`validation.backends`: in this process by default, or as Ray tasks); ``run_one``
+    must then be a top-level function (or a `functools.partial` of one).
     """
-    from tqdm.auto import tqdm
-
-    todo = sum(not is_cached(name, r, cache_dir) for r in runs)
-    results = []
-    with tqdm(total=todo, desc=name, disable=not progress or todo == 0, leave=False) as bar:
-        for r in runs:
-            cached = is_cached(name, r, cache_dir)
-            results.append(run_cached(name, r, run_one, cache_dir))
-            if not cached:
-                bar.update(1)
-    return results
+    return (backend or LocalBackend()).map_runs(name, runs, run_one, cache_dir, progress)
 
 
 def train_policy(task, kind: str, hyper: dict, training: Training, *, seed: int,

@@ -4,32 +4,32 @@ Fork task with two equal-weight trajectory modes ``Delta`` apart. The CVAE is tr
 with the squared loss summed over the chunk (a Gaussian likelihood with ``sigma^2 = 1/2``)
 and KL weight ``beta`` in that convention, so docs/theory.md, L4 predicts the latent collapses
 (``I(M; Z) = 0``) iff ``beta >= beta* = Delta^2 / (4 sigma^2) = Delta^2 / 2``
-(`theory.collapse_threshold`). The sweep trains at multiples of ``beta*`` and records
+(`validation.checks.collapse_threshold_of`). The sweep trains at multiples of ``beta*`` and records
 rate, ``I(M; Z)``, the Bayes-rule mode error, mode masses under the prior and the
 off-support distance of prior and ``z = 0`` deployment (`validation.checks.measure_latent`).
 
 Checks: L1, L2, L3, L5 on every run (`latent_checks_from`), T2-T5 of the prior-deployed
-decoder (docs/theory.md, L6), and the L4 transition itself: ``I(M; Z) >= H(w) / 2`` at every
-``beta <= beta* / 4`` and ``I(M; Z) <= H(w) / 10`` at every ``beta >= 4 beta*``. Those two
-thresholds are ours (L4 speaks of the global optimum; a trained CVAE only approaches it),
-chosen so that "high well below, near zero well above" is a falsifiable statement.
+decoder (docs/theory.md, L6), and the L4 transition itself (`collapse_checks_from`):
+``I(M; Z) >= H(w) / 2`` at every ``beta <= beta* / 4`` and ``I(M; Z) <= H(w) / 10`` at
+every ``beta >= 4 beta*``. Those two thresholds are ours (L4 speaks of the global
+optimum; a trained CVAE only approaches it), chosen so that "high well below, near zero
+well above" is a falsifiable statement.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
+from validation.backends import Backend, LocalBackend
 from validation.checks import (
-    DEFAULT_CONFIDENCE,
     LatentMeasurement,
     TransportMeasurement,
-    bound_check,
+    collapse_checks_from,
+    collapse_threshold_of,
     conditional_demonstrations,
     latent_checks_from,
     measure_latent,
@@ -38,9 +38,6 @@ from validation.checks import (
 )
 from validation.experiments import Training, labelled, sweep, train_policy
 
-# Squared error summed over the chunk = Gaussian likelihood with 2 sigma^2 = 1.
-SIGMA = math.sqrt(0.5)
-BELOW, ABOVE = 0.25, 4.0   # "well below" and "well above" beta*, as multiples
 
 @dataclass(frozen=True)
 class BetaSweepConfig:
@@ -59,20 +56,21 @@ class BetaSweepConfig:
     progress: bool = False
     cache_dir: Path = Path("out/cache")
     plant: bool = False
+    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, BetaSweepConfig] = {
     "smoke": BetaSweepConfig(
         multiples=(1 / 16, 16.0), training=Training(steps=600, n_demos=1024, hidden=(32, 32)),
-        n_eval_demos=256, n_obs=4, n_samples=128),
+        n_eval_demos=256, n_obs=2, n_samples=2000),
     "reduced": BetaSweepConfig(
         multiples=(1 / 16, 1 / 4, 1.0, 4.0, 16.0),
         training=Training(steps=1000, n_demos=4096, hidden=(64, 64)), n_eval_demos=1024,
-        n_obs=8, n_samples=256),
+        n_obs=4, n_samples=10_000),
     "full": BetaSweepConfig(
         multiples=(1 / 64, 1 / 16, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 16.0, 64.0),
         training=Training(steps=5000, n_demos=16384, hidden=(128, 128)), n_eval_demos=2048,
-        n_obs=16, n_samples=512, seeds=(0, 1, 2)),
+        n_obs=8, n_samples=50_000, seeds=(0, 1, 2)),
 }
 
 
@@ -93,11 +91,10 @@ class BetaRun:
 
 
 def fork_collapse_threshold(task) -> float:
-    """L4's ``beta* = Delta^2 / (4 sigma^2)`` of the fork task in the CVAE's loss
-    convention (squared error summed over the chunk: ``sigma^2 = 1/2``)."""
-    import theory
-
-    return float(theory.collapse_threshold(task.mode_separation, SIGMA))
+    """L4's ``beta*`` of the fork task in the CVAE's loss convention (squared error summed
+    over the chunk: ``sigma^2 = 1/2``), `validation.checks.collapse_threshold_of`; equal
+    to ``Delta^2 / (4 sigma^2)`` for the fork's two equal-weight modes."""
+    return float(collapse_threshold_of(task, task.observations(1, seed=0)).threshold)
 
 
 def runs(config: BetaSweepConfig) -> list[BetaRun]:
@@ -128,33 +125,10 @@ def run_one(r: BetaRun) -> dict:
             "train_seconds": log.seconds}
 
 
-def transition_checks(rows: list[dict], confidence: float = DEFAULT_CONFIDENCE, *,
-                      plant: bool = False) -> list:
-    """L4: ``I(M;Z)`` high at ``beta <= beta*/4``, near 0 at ``beta >= 4 beta*`` (see module)."""
-    out = []
-    z = float(special.ndtri(1 - (1 - confidence) / 2))
-    for row in rows:
-        h = row["mode_entropy"]
-        est, se = row["mode_information"], row["mode_information_se"]
-        if row["multiple"] <= BELOW:
-            relation, bound, what = ">=", h / 2, "well below beta*"
-        elif row["multiple"] >= ABOVE:
-            relation, bound, what = "<=", h / 10, "well above beta*"
-        else:
-            continue
-        check = bound_check(est, (est - z * se, est + z * se), bound, relation,
-                             proposition="L4", quantity=f"I(M;Z) (nats) {what}",
-                             n=row["n"], confidence=confidence,
-                             note=(f"beta = {row['multiple']:.3g} beta*, beta* = "
-                                   f"{row['beta_star']:.4g}; thresholds H(w)/2, H(w)/10"),
-                            plant=plant)
-        out.append((row, check))
-    return out
-
-
 def run(config: BetaSweepConfig) -> dict:
     """All runs (cached) -> ``{"rows", "checks", "beta_star"}``."""
-    results = sweep("beta_sweep", runs(config), run_one, config.cache_dir, config.progress)
+    results = sweep("beta_sweep", runs(config), run_one, config.cache_dir, config.progress,
+                    config.backend)
     rows, checks = [], []
     beta_star = None
     for res in results:
@@ -182,6 +156,6 @@ def run(config: BetaSweepConfig) -> dict:
         label = f"cvae beta={r['multiple']:.3g} beta* seed {r['seed']}"
         checks += labelled(latent_checks_from(lat, plant=config.plant), label)
         checks += labelled(transport_checks_from(tm, plant=config.plant), label)
-    for row, check in transition_checks(rows, plant=config.plant):
-        checks += labelled([check], f"cvae beta={row['multiple']:.3g} beta* seed {row['seed']}")
+        checks += labelled(collapse_checks_from(lat, beta_star, beta_star, plant=config.plant),
+                           label)
     return {"rows": rows, "checks": checks, "beta_star": beta_star}

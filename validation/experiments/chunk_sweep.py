@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from validation.backends import Backend, LocalBackend
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
 from validation.experiments import Training, labelled, sweep, train_policy
 
@@ -43,17 +44,18 @@ class ChunkSweepConfig:
     progress: bool = False
     cache_dir: Path = Path("out/cache")
     plant: bool = False
+    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, ChunkSweepConfig] = {
     "smoke": ChunkSweepConfig(horizons=(1, 4), training=Training(150, 512, (16, 16)),
-                              n_obs=4, n_samples=128),
+                              n_obs=2, n_samples=2000),
     "reduced": ChunkSweepConfig(horizons=(1, 2, 4, 8, 16),
-                                training=Training(4000, 4096, (128, 128)), n_obs=8,
-                                n_samples=400),
+                                training=Training(4000, 4096, (128, 128), lr=3e-3), n_obs=4,
+                                n_samples=10_000),
     "full": ChunkSweepConfig(horizons=(1, 2, 4, 8, 16, 32),
-                             training=Training(10000, 16384, (256, 256)), n_obs=16,
-                             n_samples=1000, seeds=(0, 1, 2)),
+                             training=Training(10000, 16384, (256, 256), lr=3e-3), n_obs=8,
+                             n_samples=50_000, seeds=(0, 1, 2)),
 }
 
 
@@ -99,7 +101,8 @@ def run_one(r: ChunkRun) -> dict:
 def run(config: ChunkSweepConfig) -> dict:
     """All runs (cached) -> ``{"rows", "checks"}``; the T7 check replaces the task's
     separation by `theory.chunk_separation` (they agree; the row records both)."""
-    results = sweep("chunk_sweep", runs(config), run_one, config.cache_dir, config.progress)
+    results = sweep("chunk_sweep", runs(config), run_one, config.cache_dir, config.progress,
+                    config.backend)
     rows, checks = [], []
     for res in results:
         r = res["run"]

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from validation.backends import Backend, LocalBackend
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
 from validation.experiments import Training, labelled, sweep, train_policy
 
@@ -41,14 +42,15 @@ class GalleryConfig:
     progress: bool = False
     cache_dir: Path = Path("out/cache")
     plant: bool = False
+    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, GalleryConfig] = {
-    "smoke": GalleryConfig(training=Training(150, 512, (16, 16)), n_obs=4, n_samples=128),
-    "reduced": GalleryConfig(training=Training(4000, 4096, (128, 128)), n_obs=12,
-                             n_samples=400),
-    "full": GalleryConfig(training=Training(10000, 16384, (256, 256)), n_obs=32,
-                          n_samples=1000),
+    "smoke": GalleryConfig(training=Training(150, 512, (16, 16)), n_obs=2, n_samples=2000),
+    "reduced": GalleryConfig(training=Training(4000, 4096, (128, 128), lr=3e-3), n_obs=4,
+                             n_samples=10_000),
+    "full": GalleryConfig(training=Training(10000, 16384, (256, 256), lr=3e-3), n_obs=8,
+                          n_samples=50_000),
 }
 
 
@@ -103,7 +105,8 @@ def run_one(r: GalleryRun) -> dict:
 
 def run(config: GalleryConfig) -> dict:
     """All runs (cached) -> ``{"rows", "samples", "checks"}``."""
-    results = sweep("gallery", runs(config), run_one, config.cache_dir, config.progress)
+    results = sweep("gallery", runs(config), run_one, config.cache_dir, config.progress,
+                    config.backend)
     rows, samples, checks = [], [], []
     for res in results:
         r = res["run"]

@@ -31,19 +31,21 @@ import torch
 
 from validation import checks as bound_checks
 from validation import paper_metrics
-from validation.devices import resolve_device
+from validation.backends import for_suite
 from validation.experiments import Training, sized, sweep, train_policy
 from validation.suites import SuiteConfig
-from validation.tasks import make_task
-from validation.tasks.paper import rollout
+from validation.tasks import TaskSpec, task_factory
+from validation.tasks.paper import PaperTask, rollout
 
-# task key -> (task name, task parameters)
-TASK_KEYS: dict[str, tuple[str, dict[str, Any]]] = {
-    "circle": ("circle", {}),
-    "conditional_circle": ("conditional_circle", {}),
-    "sequential_decision": ("sequential_decision", {}),
-    "radial-8": ("radial", {"n_rays": 8}),
-    "radial-16": ("radial", {"n_rays": 16}),
+# The paper's tasks: table label -> `TaskSpec` (resolved by the task registry). Any other
+# registered task or "module:Class[:json]" runs by that text as its label (`task_spec`,
+# ``--task``).
+TASK_KEYS: dict[str, TaskSpec] = {
+    "circle": TaskSpec.of("circle"),
+    "conditional_circle": TaskSpec.of("conditional_circle"),
+    "sequential_decision": TaskSpec.of("sequential_decision"),
+    "radial-8": TaskSpec.of("radial", n_rays=8),
+    "radial-16": TaskSpec.of("radial", n_rays=16),
 }
 # The unimodal-given-context control: the Part T/L checks assume the weights are the
 # mode probabilities at every observation, which is false when the context fixes the mode.
@@ -62,7 +64,8 @@ class PaperSuiteConfig:
     """What the paper suite runs at one size (`SIZES`).
 
     Attributes:
-        tasks: keys of `TASK_KEYS`. beta_sweep: CVAE KL weights besides the paper's 0.01.
+        tasks: keys of `TASK_KEYS` or task specs (`task_spec`).
+        beta_sweep: CVAE KL weights besides the paper's 0.01.
         seeds: training seeds (offset by the suite's base seed). training: `Training`.
         n_rollouts: closed-loop rollouts per run and execution.
         n_check_obs, n_check_samples: start states and samples per state of the bound
@@ -84,23 +87,26 @@ SIZES: dict[str, PaperSuiteConfig] = {
     "smoke": PaperSuiteConfig(
         tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
         beta_sweep=(), seeds=(0, 1), training=Training(30, 64, (32, 32), batch_size=64),
-        n_rollouts=8, n_check_obs=2, n_check_samples=30, n_plot_paths=8, ddim_steps=10),
+        n_rollouts=8, n_check_obs=2, n_check_samples=1000, n_plot_paths=8, ddim_steps=10),
     "reduced": PaperSuiteConfig(
         tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
         beta_sweep=(1.0,), seeds=(0, 1), training=Training(1500, 1000, (128, 128)),
-        n_rollouts=100, n_check_obs=4, n_check_samples=200, n_plot_paths=40),
+        n_rollouts=100, n_check_obs=4, n_check_samples=10_000, n_plot_paths=40),
     "full": PaperSuiteConfig(
         tasks=tuple(TASK_KEYS), beta_sweep=(0.0001, 0.001, 0.1, 1.0, 10.0),
         seeds=(0, 1, 2, 3, 4), training=Training(5000, 1000, (256, 256)), n_rollouts=500,
-        n_check_obs=8, n_check_samples=1000, n_plot_paths=60),
+        n_check_obs=8, n_check_samples=50_000, n_plot_paths=60),
 }
 
 
 @dataclass(frozen=True)
 class PaperRun:
-    """One cached run: train ``kind`` with ``hyper`` on ``task_key`` at ``seed``, evaluate."""
+    """One cached run: train ``kind`` with ``hyper`` on ``task`` at ``seed``, evaluate.
+    ``task_key`` is the task's label in the tables; ``task`` puts its import path and
+    parameters into the cache key."""
 
     task_key: str
+    task: TaskSpec
     setting: str
     kind: str
     hyper: tuple[tuple[str, Any], ...]
@@ -117,6 +123,28 @@ class PaperRun:
 # clipping the predicted clean chunk (as Diffusion Policy does) keeps it on the data.
 # Scaled chunks stay within about +-1.5 per element; 4 leaves the data untouched.
 DDIM_CLIP = 4.0
+
+
+def task_spec(key: str) -> TaskSpec:
+    """The task of a table label: `TASK_KEYS`, else `TaskSpec.parse` (a registered name or
+    ``module:Class``, optionally ``:{json-kwargs}``)."""
+    return TASK_KEYS[key] if key in TASK_KEYS else TaskSpec.parse(key)
+
+
+def check_task(text: str) -> PaperTask:
+    """Build the task ``text`` names (`task_spec`) as the suite will, or a ``ValueError``
+    / ``TypeError`` saying why it cannot run here (the suite needs a `PaperTask`: its
+    rollouts, mean paths and obstacles)."""
+    spec = task_spec(text)
+    factory = task_factory(spec.name)
+    task = None
+    if not (isinstance(factory, type) and not issubclass(factory, PaperTask)):
+        task = spec.build(action_scale=ACTION_SCALE)
+    if not isinstance(task, PaperTask):
+        shown = factory.__name__ if task is None else type(task).__name__
+        raise TypeError(f"the paper suite runs validation.tasks.paper.PaperTask subclasses; "
+                        f"task {text!r} is a {shown}")
+    return task
 
 
 def settings_for(task_key: str, spec: PaperSuiteConfig) -> list[tuple[str, str, dict[str, Any]]]:
@@ -140,8 +168,7 @@ def settings_for(task_key: str, spec: PaperSuiteConfig) -> list[tuple[str, str, 
 def run_one(cfg: PaperRun) -> dict[str, Any]:
     """Train, roll out, score and measure one (task, setting, seed); JSON-ready."""
     start = time.perf_counter()
-    name, params = TASK_KEYS[cfg.task_key]
-    task = make_task(name, action_scale=ACTION_SCALE, **params)
+    task = cfg.task.build(action_scale=ACTION_SCALE)
     paths, modes = task.demonstration_paths(cfg.training.n_demos, cfg.seed)
     reference = paper_metrics.expert_reference(paths, modes, task.n_modes, task.obstacles())
     policy, log, _ = train_policy(task, cfg.kind, dict(cfg.hyper), cfg.training,
@@ -151,7 +178,9 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
     result: dict[str, Any] = {
         "task": cfg.task_key, "setting": cfg.setting, "kind": cfg.kind, "seed": cfg.seed,
         "train_seconds": log.seconds, "final_loss": log.final_loss,
-        "metrics": {}, "paths": {}, "labels": {}, "transport": None, "latent": None}
+        "metrics": {}, "paths": {}, "labels": {}, "transport": None, "latent": None,
+        "geometry": {"mean_paths": np.round(task.mean_paths(), 4).tolist(),
+                     "obstacles": task.obstacles().tolist()}}
     variants = [(e, agg, None) for e, agg in executions]
     if cfg.kind == "cvae":
         # ACT deploys at the prior mean z = 0 (docs/theory.md, L5, last sentence).
@@ -169,7 +198,7 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         result["labels"][label] = list(m.labels[:k])
     if cfg.kind == "cvae":
         policy.deploy = "prior"
-    if cfg.task_key in CONTROL_TASKS:
+    if cfg.task_key in CONTROL_TASKS or task.context_dim > 0:
         result["run_seconds"] = time.perf_counter() - start
         return result
     obs = task.observations(cfg.n_check_obs, cfg.seed + 1)
@@ -179,7 +208,9 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         result["transport"] = bound_checks.measure_transport(
             policy, task, obs, cfg.n_check_samples, cfg.seed, empirical=empirical).to_dict()
     if cfg.kind == "cvae":
-        held_out = task.demonstrations(max(cfg.training.n_demos, 64), cfg.seed + 10_000)
+        held_out = task.demonstrations_at(
+            task.observations(max(1, cfg.training.n_demos // 64), cfg.seed + 10_000), 64,
+            cfg.seed)
         result["latent"] = bound_checks.measure_latent(policy, task, held_out,
                                                         cfg.seed).to_dict()
     result["run_seconds"] = time.perf_counter() - start
@@ -188,7 +219,8 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
 
 def runs(spec: PaperSuiteConfig, device: str) -> list[PaperRun]:
     """Every run of the suite: task x policy setting x seed."""
-    return [PaperRun(task_key=t, setting=label, kind=kind, hyper=tuple(sorted(hyper.items())),
+    return [PaperRun(task_key=t, task=task_spec(t), setting=label, kind=kind,
+                     hyper=tuple(sorted(hyper.items())),
                      seed=seed, training=spec.training, n_rollouts=spec.n_rollouts,
                      n_check_obs=spec.n_check_obs, n_check_samples=spec.n_check_samples,
                      n_plot_paths=spec.n_plot_paths, device=device)
@@ -198,10 +230,14 @@ def runs(spec: PaperSuiteConfig, device: str) -> list[PaperRun]:
 
 def run_suite(config: SuiteConfig) -> dict[str, Any]:
     """Run the paper benchmark at ``config.size``; the results dict of docs/architecture.md."""
-    spec = sized(SIZES, config.size, config.seed)
-    device = resolve_device(config.device)
+    own_task = {} if config.task is None else {"tasks": (config.task,)}
+    if config.task is not None:
+        check_task(config.task)
+    spec = sized(SIZES, config.size, config.seed, **own_task)
+    backend = for_suite(config)
+    device = backend.resolve_device(config.device)
     start = time.perf_counter()
-    done = sweep("paper", runs(spec, device), run_one, config.cache, config.progress)
+    done = sweep("paper", runs(spec, device), run_one, config.cache, config.progress, backend)
 
     checks = []
     for r in done:
@@ -232,7 +268,8 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         f"ensembling with weights exp(-{AGGREGATION} i); 'chunk z=0' = the CVAE at the prior "
         "mean (ACT's deployment).",
         f"Bound checks ({len(checks)}, {n_fail} FAIL) at the start states; skipped on "
-        f"{', '.join(CONTROL_TASKS)} (the context fixes the mode, so the task weights are "
+        f"{', '.join(CONTROL_TASKS)} and any task with a context (the context fixes the "
+        "mode, so the task weights are "
         "not the mode probabilities given the observation) and for regression (no noise).",
         f"Actions are position deltas times {ACTION_SCALE:g} (unit square per episode), so "
         "chunk-space separations, rho and Lipschitz constants are in those units.",
@@ -245,6 +282,7 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
                         "expected.")
     return {
         "suite": "paper", "size": config.size, "seed": config.seed, "device": device,
+        "backend": backend.describe(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "wall_seconds": time.perf_counter() - start,
         "compute_seconds": float(sum(r["run_seconds"] for r in done)),
@@ -296,24 +334,26 @@ def rollout_samples(done: list[dict[str, Any]]) -> dict[str, Any]:
     for r in done:
         first.setdefault((r["task"], r["setting"]), r)
     for (task_key, setting), r in first.items():
-        entry = out.setdefault(task_key, {"settings": {}, **_geometry(task_key)})
+        entry = out.setdefault(task_key, {"settings": {}, **r["geometry"]})
         entry["settings"][setting] = {"paths": r["paths"], "labels": r["labels"]}
     return out
 
 
-def _geometry(task_key: str) -> dict[str, Any]:
-    name, params = TASK_KEYS[task_key]
-    task = make_task(name, **params)
-    return {"mean_paths": np.round(task.mean_paths(), 4).tolist(),
-            "obstacles": task.obstacles().tolist()}
-
-
 def plot_suite(results: dict[str, Any], out_dir: Path) -> list[Path]:
     """Every figure of the suite from ``results`` alone (`paper_figures`)."""
+    import matplotlib.pyplot as plt
+
+    from validation import plots
     from validation.experiments import paper_figures
 
-    return paper_figures.plot_rollouts(results.get("rollouts", {}), out_dir)
+    files = paper_figures.plot_rollouts(results.get("rollouts", {}), out_dir)
+    with plots.publication_style():
+        fig = plots.plot_check_power(results.get("checks", []))
+        files += plots.save_figure(fig, out_dir, "check_power")
+        plt.close(fig)
+    return files
 
 
-__all__ = ["SIZES", "TASK_KEYS", "PaperRun", "PaperSuiteConfig", "format_rows", "runs",
-           "metric_rows", "plot_suite", "run_one", "run_suite", "settings_for"]
+__all__ = ["SIZES", "TASK_KEYS", "PaperRun", "PaperSuiteConfig", "check_task", "format_rows",
+           "metric_rows", "plot_suite", "run_one", "run_suite", "runs", "settings_for",
+           "task_spec"]

@@ -76,14 +76,17 @@ def plot_bridge_vs_lipschitz(rows: Sequence[dict]):
 
 
 def plot_w1_vs_bound(rows: Sequence[dict]):
-    """Empirical ``W_1`` (error bar: split-half noise floor) against T5's lower bound."""
+    """Empirical ``W_1`` to the point-mode demonstrator (error bar: its confidence
+    interval, `numerics.w1_to_atoms`) against T5's lower bound at the certified ``L``."""
     fig, ax = plt.subplots()
-    pts = finite_rows(rows, "w1_bound_upper", "w1", "w1_floor")
+    pts = finite_rows(rows, "w1_bound_upper", "w1", "w1_low", "w1_high")
     for r in pts:
         c = COLOURS.get(r.get("policy", ""), "0.3")
-        ax.errorbar(as_number(r["w1_bound_upper"]), as_number(r["w1"]),
-                    yerr=as_number(r["w1_floor"]), fmt="o", color=c, capsize=2, lw=0.8)
-    hi = max([1.0, *(as_number(r["w1"]) + as_number(r["w1_floor"]) for r in pts)])
+        w1 = as_number(r["w1"])
+        err = [[max(0.0, w1 - as_number(r["w1_low"]))], [max(0.0, as_number(r["w1_high"]) - w1)]]
+        ax.errorbar(as_number(r["w1_bound_upper"]), w1, yerr=err, fmt="o", color=c, capsize=2,
+                    lw=0.8)
+    hi = max([1.0, *(as_number(r["w1_high"]) for r in pts)])
     ax.plot([0, hi], [0, hi], "k-", lw=0.8, label=r"$W_1$ = bound")
     for kind in dict.fromkeys(r.get("policy", "") for r in pts):
         ax.plot([], [], "o", color=COLOURS.get(kind, "0.3"), label=kind)

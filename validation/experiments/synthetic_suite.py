@@ -4,36 +4,62 @@
 mixture density, CVAE, flow and diffusion on the fork task), the Lipschitz sweep (T2-T5),
 the beta sweep (L1-L5 and the L4 transition) and the chunk sweep (T7), each cached and
 resumable under ``config.cache``. ``plot_suite`` draws the figures from the results
-alone (`synthetic_figures`).
+alone (`synthetic_figures`). With ``config.task`` (``--task``) the stages of `TASK_STAGES`
+run on that task instead of the fork; the others keep their own.
 """
 
 from __future__ import annotations
 
 import datetime
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from validation.devices import resolve_device
+from validation.backends import for_suite
 from validation.experiments import beta_sweep, chunk_sweep, gallery, lipschitz_sweep, sized
 from validation.suites import SuiteConfig
+from validation.tasks import Task, TaskSpec
 
 # The stages in the order they run: (name, experiment module).
 STAGES = (("gallery", gallery), ("lipschitz", lipschitz_sweep), ("beta", beta_sweep),
           ("chunk", chunk_sweep))
+# The stages that run on a user's task (their configs have a ``task`` field): the gallery
+# and the Lipschitz sweep measure mode masses and Part T on any task. The beta sweep (L4's
+# beta* is the fork's closed form) and the chunk sweep (T7 varies the fork's horizon) keep
+# their own tasks.
+TASK_STAGES = ("gallery", "lipschitz")
+
+
+def check_task(text: str) -> Task:
+    """Build the task ``text`` names (`TaskSpec.parse`) as the `TASK_STAGES` will, or a
+    ``ValueError`` / ``TypeError`` saying why it cannot run here."""
+    unable = [name for name, module in STAGES if name in TASK_STAGES
+              and "task" not in {f.name for f in fields(next(iter(module.SIZES.values())))}]
+    if unable:
+        raise ValueError(f"the {' and '.join(unable)} stage(s) of this version take no task "
+                         "(their configs have no task field)")
+    return TaskSpec.parse(text).build()
 
 
 def run_suite(config: SuiteConfig) -> dict[str, Any]:
     """Run the synthetic experiments at ``config.size`` -> the results dict (architecture.md)."""
     start = time.perf_counter()
-    device = resolve_device(config.device)
+    backend = for_suite(config)
+    device = backend.resolve_device(config.device)
     common = dict(device=device, progress=config.progress, cache_dir=Path(config.cache),
-                  plant=config.plant_wrong_bound)
+                  plant=config.plant_wrong_bound, backend=backend)
+    own_task = {}
+    if config.task is not None:
+        check_task(config.task)
+        own_task = {"task": TaskSpec.parse(config.task)}
     out: dict[str, Any] = {}
     timings = {}
     for name, module in STAGES:
         t = time.perf_counter()
-        out[name] = module.run(sized(module.SIZES, config.size, config.seed, **common))
+        extra = own_task if name in TASK_STAGES else {}
+        out[name] = module.run(sized(module.SIZES, config.size, config.seed, **common,
+                                     **extra))
         timings[name] = time.perf_counter() - t
     checks = [c for name, _ in STAGES for c in out[name]["checks"]]
 
@@ -51,12 +77,15 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         "Gallery policies without a Lipschitz constant (regression: deterministic; gmm: "
         "discontinuous) are measured but not checked against Part T.",
     ]
+    if config.task is not None:
+        notes.insert(0, f"Task {config.task!r} (--task) in the {' and '.join(TASK_STAGES)} "
+                        "stages; the other stages run on their own tasks.")
     if config.plant_wrong_bound:
         notes.insert(0, "A WRONG BOUND IS PLANTED (--plant-wrong-bound): FAIL verdicts are "
                         "expected.")
     return {
         "suite": "full" if config.size == "full" else "quick", "size": config.size,
-        "seed": config.seed, "device": device,
+        "seed": config.seed, "device": device, "backend": backend.describe(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "wall_seconds": time.perf_counter() - start, "checks": checks,
         "tables": {"policies": out["gallery"]["rows"],
@@ -85,6 +114,9 @@ def plot_suite(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ("beta_sweep", lambda: figs.plot_beta_sweep(beta_rows, float(beta_star))),
         ("chunk_sweep", lambda: figs.plot_chunk_sweep(tables.get("chunk_sweep", []))),
         ("policy_samples", lambda: figs.plot_policy_samples(tables.get("policy_samples", []))),
+        ("check_power", lambda: plots.plot_check_power(results.get("checks", []))),
+        ("lipschitz_sandwich", lambda: plots.plot_sandwich(
+            [{**r, "policy": r.get("variant", r.get("policy"))} for r in transport_rows])),
     ]
     paths: list[Path] = []
     with plots.publication_style():
@@ -95,4 +127,4 @@ def plot_suite(results: dict[str, Any], out_dir: Path) -> list[Path]:
     return paths
 
 
-__all__ = ["STAGES", "plot_suite", "run_suite"]
+__all__ = ["STAGES", "TASK_STAGES", "check_task", "plot_suite", "run_suite"]

@@ -2,7 +2,9 @@
 
 `make_policy(kind, obs_dim, chunk_dim, **hyper)` builds "regression", "cvae", "flow",
 "diffusion" or "gmm"; the hyper-parameters are the class's keyword arguments plus
-``seed`` (network initialisation, default 0).
+``seed`` (network initialisation, default 0). "external" (`ExternalPolicy`) wraps a
+policy trained elsewhere: a network and its sampler (`diffusers_schedule`,
+`flow_schedule`), docs/bring-your-own-policy.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ import torch
 
 from theory import _args
 from validation.policies.base import Policy, TrainConfig, TrainLog, TransportPolicy
+from validation.policies.external import (
+    ExternalPolicy,
+    SamplerSchedule,
+    diffusers_schedule,
+    flow_schedule,
+)
 
 # kind -> "module:Class". Add a policy with one line here.
 POLICIES: dict[str, str] = {
@@ -22,6 +30,7 @@ POLICIES: dict[str, str] = {
     "flow": "validation.policies.flow:FlowPolicy",
     "diffusion": "validation.policies.diffusion:DiffusionPolicy",
     "gmm": "validation.policies.gmm:GMMPolicy",
+    "external": "validation.policies.external:ExternalPolicy",
 }
 
 
@@ -49,4 +58,5 @@ def make_policy(kind: str, obs_dim: int, chunk_dim: int, seed: int = 0, **hyper:
             raise
 
 
-__all__ = ["POLICIES", "Policy", "TrainConfig", "TrainLog", "TransportPolicy", "make_policy"]
+__all__ = ["POLICIES", "ExternalPolicy", "Policy", "SamplerSchedule", "TrainConfig", "TrainLog",
+           "TransportPolicy", "diffusers_schedule", "flow_schedule", "make_policy"]

@@ -152,9 +152,13 @@ class TransportPolicy(Policy):
         """`transport` on validated tensors (no data-dependent checks: runs under vmap)."""
 
     @abc.abstractmethod
-    def certified_lipschitz(self, method: str = "fast-certified"):
-        """`LipschitzEstimate` (kind "upper") of ``eps -> transport(o, eps)``, all ``o``;
-        ``method`` is the network certifier (`numerics.UPPER_METHODS`)."""
+    def certified_lipschitz(self, method: str = "joint", obs=None, **options):
+        """`LipschitzEstimate` (kind "upper") of ``eps -> transport(o, eps)``, valid for every
+        observation ``o`` (conditioning enters additively, so ``obs`` never changes it).
+
+        ``method``: "joint" (default: `numerics.sampler_lipschitz_upper` on the unrolled
+        sampler), "product" (T6's product of per-step bounds), or a network certifier of
+        `numerics.UPPER_METHODS` for the product; ``options`` go to the certifier."""
 
     @torch.no_grad()
     def sample(self, obs, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -166,63 +170,43 @@ class TransportPolicy(Policy):
 
     def empirical_lipschitz(self, obs, n_starts: int = 8, seed: int = 0, ascent_steps: int = 20,
                             segment_points: int = 16):
-        """A lower bound on ``sup_o Lip(T_o)``: the largest ``||d T_o / d eps||_2`` found.
-
-        Every Jacobian norm evaluated is a valid lower bound on the Lipschitz constant
-        (``T_o`` is a.e. differentiable), so the maximum over all evaluations is reported.
-        The search looks where docs/theory.md, T4 (local form) says the steep part is, between the
-        preimages of different modes: for each observation it draws ``n_starts`` pairs
-        of Gaussian noises, evaluates the Jacobian at ``segment_points`` points of each
-        segment between them, and pushes the steepest point of each segment uphill on
-        ``sigma_max(J(eps))`` by ``ascent_steps`` Adam steps.
+        """A lower bound on ``sup_o Lip(T_o)``: `numerics.transition_lipschitz_lower` at each
+        observation (pairs of noises ranked by their difference quotient, zoomed segments
+        between them, Jacobian ascent and random search from the steepest points and from
+        Gaussian starts at radii 1, 3, 10), the largest value over ``obs``.
 
         Args:
             obs: ``[B, obs_dim]``.
-            n_starts: segments per observation (``>= 1``); seed: the noise seed.
-            ascent_steps: Adam steps (``>= 0``); segment_points: points per segment (``>= 1``).
-        Returns: `numerics.LipschitzEstimate` with kind "lower", method "jacobian-ascent".
+            n_starts: segments and ascent starts per radius, per observation (``>= 1``);
+                seed: the noise seed.
+            ascent_steps: ascent steps and random-search rounds (``>= 0``);
+                segment_points: points per segment (at least 3 are used).
+        Returns: `numerics.LipschitzEstimate` with kind "lower", method "transition-search".
         """
-        from numerics import LipschitzEstimate
+        from numerics import LipschitzEstimate, transition_lipschitz_lower
 
         obs = self._as_obs(obs)
-        n_starts = _args.integer_at_least(n_starts, "n_starts", 1)
-        ascent_steps = _args.integer_at_least(ascent_steps, "ascent_steps", 0)
-        segment_points = _args.integer_at_least(segment_points, "segment_points", 1)
+        n_starts = _args.integer_at_least(n_starts, "n_starts", 1, 4096)
+        ascent_steps = _args.integer_at_least(ascent_steps, "ascent_steps", 0, 100_000)
+        segment_points = _args.integer_at_least(segment_points, "segment_points", 1, 4096)
+        seed = _args.integer_at_least(seed, "seed", 0)
         start = time.perf_counter()
-        gen = torch.Generator(device=self.device).manual_seed(_args.integer_at_least(
-            seed, "seed", 0))
-        B, d = obs.shape[0], self.noise_dim
-        ends = torch.randn(2, B * n_starts, d, generator=gen, device=self.device)
-        frac = torch.linspace(0, 1, segment_points, device=self.device)[:, None, None]
-        points = (1 - frac) * ends[0] + frac * ends[1]             # [P, B * n_starts, d]
-        flat_obs = obs.repeat_interleave(n_starts, 0)
-
-        def one(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-            return self._push(o[None], e[None, None])[0, 0]
-
-        jac = torch.func.vmap(torch.func.jacrev(one, argnums=1))
-
-        def sigma(e: torch.Tensor) -> torch.Tensor:
-            return torch.linalg.matrix_norm(jac(flat_obs, e), 2)
-
+        best, where = None, 0
         with _frozen(self):
-            with torch.no_grad():
-                sig = torch.stack([sigma(p) for p in points])      # [P, B * n_starts]
-            best = float(sig.max())
-            eps = points[sig.argmax(0), torch.arange(B * n_starts)].clone().requires_grad_(True)
-            opt = torch.optim.Adam([eps], lr=0.05)
-            for _ in range(ascent_steps):
-                opt.zero_grad()
-                s = sigma(eps)
-                (-s.sum()).backward()
-                opt.step()
-                best = max(best, float(s.detach().max()))
-            if ascent_steps:
-                with torch.no_grad():
-                    best = max(best, float(sigma(eps).max()))
-        return LipschitzEstimate(value=best, kind="lower", method="jacobian-ascent",
+            for b in range(obs.shape[0]):
+                o = obs[b:b + 1]
+                est = transition_lipschitz_lower(
+                    lambda e, o=o: self._push(o, e[None])[0], self.noise_dim,
+                    n_samples=max(64, 8 * n_starts), n_pairs=n_starts,
+                    segment_points=max(3, segment_points), zoom_rounds=2, n_starts=n_starts,
+                    radii=(1.0, 3.0, 10.0), ascent_steps=ascent_steps,
+                    search_rounds=ascent_steps, seed=seed + b)
+                if best is None or est.value > best.value:
+                    best, where = est, b
+        return LipschitzEstimate(value=best.value, kind="lower", method=best.method,
                                  seconds=time.perf_counter() - start,
-                                 details={"n_obs": B, "n_starts": n_starts,
+                                 details={**best.details, "n_obs": obs.shape[0],
+                                          "argmax_obs": where, "n_starts": n_starts,
                                           "segment_points": segment_points,
                                           "ascent_steps": ascent_steps, "seed": seed})
 
@@ -248,3 +232,76 @@ def certify_network(net: nn.Sequential, input_dim: int, method: str = "fast-cert
     from numerics import lipschitz_upper
 
     return lipschitz_upper(net, method=method, input_slice=slice(0, input_dim))
+
+
+# The joint certificate's optimisation cap in the policies (seconds): the value is certified
+# whenever it stops; pass max_seconds=... to certified_lipschitz for a tighter one.
+JOINT_MAX_SECONDS = 60.0
+
+
+def sampler_certificate(policy: TransportPolicy, net: nn.Module, unrolled, state_dim: int,
+                        condition, method: str, obs, options: dict, alias: str):
+    """`numerics.LipschitzEstimate` of a policy's noise-to-chunk map, from its network and
+    unrolled sampler (`numerics.unroll_sampler`); shared by the policies'
+    ``certified_lipschitz``.
+
+    ``condition(t, obs [1, obs_dim])`` is the rest of the network's input. Before
+    certifying, `numerics.sampler_map` of (net, sampler, condition) is compared with the
+    policy's own ``_push`` on random noise: a policy whose network or sampler was replaced
+    (e.g. a monkey-patched ``epsilon``) would otherwise certify a map it does not run, and
+    raises ``TypeError`` instead. The value does not depend on ``obs`` (conditioning is a
+    bias), so it is cached per method, options and weights (parameter versions).
+    """
+    from numerics import (
+        UPPER_METHODS,
+        LipschitzEstimate,
+        product_bound,
+        sampler_lipschitz_upper,
+        sampler_map,
+    )
+
+    if not isinstance(method, str) or method not in ("joint", "product", *UPPER_METHODS):
+        raise ValueError(f"method must be 'joint', 'product' or a network certifier of "
+                         f"{UPPER_METHODS}, got {method!r}")
+    probe = (torch.zeros(1, policy.obs_dim, device=policy.device) if obs is None
+             else policy._as_obs(obs)[:1])
+    key = (method, tuple(sorted(options.items())),
+           tuple((id(p), p._version) for p in policy.parameters()),
+           tuple((id(b), b._version) for b in policy.buffers()))
+    cached = policy.__dict__.get("_lipschitz_cache")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    gen = torch.Generator(device=policy.device).manual_seed(0)
+    noise = torch.randn(1, 8, policy.noise_dim, generator=gen, device=policy.device)
+    with torch.no_grad():
+        runs = policy._push(probe, noise)[0]
+        described = sampler_map(net, unrolled, state_dim=state_dim,
+                                condition=lambda t: condition(t, probe))(noise[0])
+    gap = float((runs - described).abs().max() / (1 + described.abs().max()))
+    if not gap <= 1e-4:
+        raise TypeError(f"{type(policy).__name__}'s sampler no longer computes its network "
+                        f"{alias.split('_')[0]} net and schedule (they differ by {gap:.3g}): "
+                        "was a method or network replaced? Certify the map it runs, e.g. "
+                        "with validation.policies.external.ExternalPolicy")
+    start = time.perf_counter()
+    if method in UPPER_METHODS:
+        net_est = certify_network(net, state_dim, method)
+        value, factors = product_bound(unrolled, net_est.value)
+        est = LipschitzEstimate(value=value, kind="upper",
+                                method=f"{net_est.method}+sampler-product",
+                                seconds=time.perf_counter() - start,
+                                details={alias: net_est.value, "network": dict(net_est.details),
+                                         "product_step_bounds": factors,
+                                         "n_steps": len(unrolled.steps)})
+    else:
+        options = {"max_seconds": JOINT_MAX_SECONDS, **options} if method == "joint" \
+            else options
+        cond = lambda t: condition(t, probe).detach().cpu().double()  # noqa: E731
+        found = sampler_lipschitz_upper(net, unrolled, state_dim=state_dim, condition=cond,
+                                        method=method, **options)
+        est = LipschitzEstimate(value=found.value, kind="upper", method=found.method,
+                                seconds=time.perf_counter() - start,
+                                details={**found.details,
+                                         alias: found.details["network_lipschitz"]})
+    policy.__dict__["_lipschitz_cache"] = (key, est)
+    return est

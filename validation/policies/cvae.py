@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 
 from theory import _args
-from validation.policies.base import TransportPolicy, certify_network
+from validation.policies.base import TransportPolicy, sampler_certificate
 from validation.policies.networks import mlp
 
 LOSSES = ("l1", "l2")
@@ -100,8 +100,15 @@ class CVAEPolicy(TransportPolicy):
         return self._push(obs, torch.zeros(obs.shape[0], n, self.noise_dim,
                                                device=self.device))
 
-    def certified_lipschitz(self, method: str = "fast-certified"):
-        """Upper bound on ``Lip(z -> D(z, o))`` for every ``o`` (docs/theory.md, L6):
-        ``numerics.lipschitz_upper`` of the decoder in its ``z`` block. Meaningful for
+    def certified_lipschitz(self, method: str = "joint", obs=None, **options):
+        """Upper bound on ``Lip(z -> D(z, o))`` for every ``o`` (THEORY L6): the decoder in
+        its ``z`` block, by `numerics.sampler_lipschitz_upper` with ``sampler="decoder"``
+        (``"joint"``: its LipSDP-type certificate; ``"product"`` or a network certifier of
+        `numerics.UPPER_METHODS`: that certifier's constant). ``obs`` is accepted for the
+        per-observation interface; the bound does not depend on it. Meaningful for
         ``deploy="prior"``; at ``deploy="mean"`` the policy is deterministic."""
-        return certify_network(self.decoder, self.latent_dim, method)
+        from numerics import unroll_sampler
+
+        return sampler_certificate(self, self.decoder, unroll_sampler("decoder"),
+                                   self.latent_dim, lambda t, o: o, method, obs, options,
+                                   "decoder_lipschitz")

@@ -17,11 +17,14 @@ Samplers, both written as one step ``x' = A x + B eps_theta(x, t, o) + s z``:
   step). Following docs/theory.md, T6 (stochastic samplers), `transport` takes *all* the noise,
   initial and injected: ``noise_dim = T * chunk_dim``.
 
-Certificate: with ``l`` the Lipschitz constant of ``eps_theta`` in ``x`` (every ``t, o``),
-a step maps ``(x, z)`` with constant ``L' = sqrt((|A| + |B| l)^2 L^2 + s^2)`` (Cauchy-
-Schwarz over the disjoint noise blocks; ``L' = (|A| + |B| l) L`` for DDIM). The first
-DDIM/DDPM steps of the capped cosine schedule have large ``A`` and ``|B|`` that nearly
-cancel on the ideal ``eps``; this product bound cannot see the cancellation and is loose
+Certificate: `certified_lipschitz` certifies the unrolled sampler as one graph
+(`numerics.sampler_lipschitz_upper`), which sees part of the cancellation described next.
+The per-step product (``method="product"``): with ``l`` the Lipschitz constant of
+``eps_theta`` in ``x`` (every ``t, o``), a step maps ``(x, z)`` with constant
+``L' = sqrt((|A| + |B| l)^2 L^2 + s^2)`` (Cauchy-Schwarz over the disjoint noise blocks;
+``L' = (|A| + |B| l) L`` for DDIM). The first DDIM/DDPM steps of the capped cosine
+schedule have large ``A`` and ``|B|`` that nearly cancel on the ideal ``eps``; this product
+bound cannot see the cancellation and is loose
 there (valid, not tight). The same amplification (``1/sqrt(abar_t)``, ~2000 at
 ``t = T - 1``) multiplies the network's epsilon error, which is why DDIM starts at
 ``t = (S - 1) k`` (``abar ~ 0.02`` for ``S = 10``) rather than at ``T - 1``; DDPM and
@@ -39,12 +42,11 @@ step keeps the certificate ``sqrt(abar'/abar) (1 + sqrt(1 - abar) l) + sqrt(1 - 
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
 from theory import _args
-from validation.policies.base import TransportPolicy, certify_network
+from validation.policies.base import TransportPolicy, sampler_certificate
 from validation.policies.networks import mlp, time_embedding
 
 SAMPLERS = ("ddim", "ddpm")
@@ -167,35 +169,28 @@ class DiffusionPolicy(TransportPolicy):
                                                                  self.clip_sample)
         return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
 
-    def certified_lipschitz(self, method: str = "fast-certified"):
+    def certified_lipschitz(self, method: str = "joint", obs=None, **options):
         """Upper bound on ``Lip(noise -> a)`` for every observation (T6, docs/theory.md).
 
-        ``l`` = ``numerics.lipschitz_upper`` of the epsilon network in its ``x`` block.
-        DDIM: ``numerics.flow_lipschitz_upper(..., "ddim", alpha_bars)`` along the sampling
-        path; DDPM: per step ``numerics.step_lipschitz_bound("ddim", ..., a=A, b=B)`` for the
-        deterministic part, combined with the injected noise's ``s`` by Cauchy-Schwarz.
+        ``method="joint"`` (default): `numerics.sampler_lipschitz_upper` of the epsilon
+        network through the unrolled DDIM (with the clip of the predicted clean chunk as a
+        slope-``[0, 1]`` stage when ``clip_sample``) or DDPM sampler (all the noise jointly);
+        ``options`` go to it (default cap ``max_seconds=60``). ``"product"`` or a network
+        certifier of `numerics.UPPER_METHODS`: the per-step product of the module docstring
+        with ``l`` that certifier's constant of the epsilon network in its ``x`` block.
+        ``obs`` is accepted for the per-observation interface; the bound does not depend on
+        it. Raises ``TypeError`` if the sampler no longer runs ``eps_net`` (e.g. a replaced
+        ``epsilon``): that certificate would be of a stale network.
+        ``details["epsilon_lipschitz"]`` is the network's certified constant.
         """
-        from numerics import LipschitzEstimate, flow_lipschitz_upper, step_lipschitz_bound
+        from numerics import unroll_sampler
 
-        start = time.perf_counter()
-        net = certify_network(self.eps_net, self.chunk_dim, method)
-        if self.clip_sample is not None:
-            value, sampler_method = 1.0, "ddim-clipped-product"
-            for a, a_prev in self._ddim_alpha_bars:
-                value *= (math.sqrt(a_prev / a) * (1 + math.sqrt(1 - a) * net.value)
-                          + math.sqrt(1 - a_prev) * net.value)
-        elif self.sampler == "ddim":
-            flow = flow_lipschitz_upper(lambda t: net.value, self.n_sampling_steps, "ddim",
-                                        alpha_bars=self._alpha_bar_path)
-            value, sampler_method = flow.value, flow.method
-        else:
-            value, sampler_method = 1.0, "ddpm-joint-noise-product"
-            for _, A, B, s in self._coefficients:
-                value = math.hypot(step_lipschitz_bound("ddim", 0.0, (net.value,), a=A, b=B)
-                                   * value, s)
-        return LipschitzEstimate(value=value, kind="upper",
-                                 method=f"{net.method}+{sampler_method}",
-                                 seconds=time.perf_counter() - start,
-                                 details={"epsilon_lipschitz": net.value,
-                                          "network": dict(net.details),
-                                          "n_steps": len(self._coefficients)})
+        unrolled = unroll_sampler(self.sampler, alpha_bars=self._alpha_bar_path,
+                                  timesteps=[float(t) for t, *_ in self._coefficients],
+                                  clip_sample=self.clip_sample)
+        return sampler_certificate(
+            self, self.eps_net, unrolled, self.chunk_dim,
+            lambda t, o: torch.cat([time_embedding(torch.full(
+                (o.shape[0],), float(t) / self.n_train_steps, device=o.device),
+                self.time_dim), o], -1),
+            method, obs, options, "epsilon_lipschitz")

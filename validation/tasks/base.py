@@ -60,8 +60,10 @@ class Task(abc.ABC):
 
     @property
     def noise_radius(self) -> float:
-        """Demonstration noise is radially clipped to this norm (``<= rho``)."""
-        return self.rho
+        """Demonstration noise is radially clipped to this norm (``<= rho``): the
+        `NOISE_QUANTILE` quantile of the noise norm where the task knows it
+        (`noise_quantile_radius`), else ``rho``."""
+        return min(getattr(self, "_noise_radius", self.rho), self.rho)
 
     @abc.abstractmethod
     def _sample_obs(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -90,6 +92,22 @@ class Task(abc.ABC):
         centres = self.mode_centres(obs)[np.arange(n), modes]
         xi = clipped_noise(rng, centres.shape, self.noise, self.noise_radius)
         return Demonstrations(obs=obs.astype(np.float32),
+                              actions=(centres + xi).astype(np.float32),
+                              modes=modes.astype(np.int64))
+
+    def demonstrations_at(self, obs: np.ndarray, n_per_obs: int, seed: int) -> Demonstrations:
+        """``n_per_obs`` demonstrations at each observation of ``obs`` (``[B, obs_dim]``),
+        grouped by observation: the demonstrator at fixed observations (mode ``k ~ w``,
+        chunk ``c_k(o) + xi``, the same clipped noise as `demonstrations`, which draws a
+        fresh observation per chunk). Tasks with their own noise model override it."""
+        obs = self._check_obs(obs)
+        n_per_obs = _args.integer_at_least(n_per_obs, "n_per_obs", 1)
+        rng = np.random.default_rng([_seed(seed), 2])
+        rep = np.repeat(obs, n_per_obs, axis=0)
+        modes = rng.choice(self.n_modes, size=rep.shape[0], p=self.weights)
+        centres = self.mode_centres(rep)[np.arange(rep.shape[0]), modes]
+        xi = clipped_noise(rng, centres.shape, self.noise, self.noise_radius)
+        return Demonstrations(obs=rep.astype(np.float32),
                               actions=(centres + xi).astype(np.float32),
                               modes=modes.astype(np.int64))
 
@@ -174,6 +192,38 @@ def clipped_noise(rng: np.random.Generator, shape: tuple[int, ...], std: float,
 
 def _seed(seed: int) -> int:
     return _args.integer_at_least(seed, "seed", 0)
+
+
+NOISE_QUANTILE = 0.999
+
+
+def noise_quantile_radius(std: float, dim: int, quantile: float = NOISE_QUANTILE) -> float:
+    """The ``quantile`` of the norm of ``N(0, std^2 I_dim)``: ``std sqrt(chi2_dim^{-1}(q))``.
+
+    The radius demonstration noise is clipped to (99.9% of unclipped noise is that
+    small), and the least mode tolerance ``rho`` a task allows (`default_tolerance`), so
+    that every demonstration lies in its mode.
+    """
+    from scipy import stats
+
+    std = _args.nonnegative(std, "noise")
+    dim = _args.integer_at_least(dim, "dim", 1)
+    quantile = _args.open_probability(quantile, "quantile")
+    return float(std * np.sqrt(stats.chi2.ppf(quantile, dim)))
+
+
+def default_tolerance(noise_radius: float, min_separation: float) -> float:
+    """The default mode tolerance: ``rho = clip(Delta / 4, noise_radius, 0.45 Delta)``.
+
+    At least the demonstration noise (every demonstration lies in its mode's rho-ball),
+    otherwise a quarter of the separation, so the balls stay ``Delta / 2`` apart (the
+    checks keep half the separation) while a trained policy's imprecision around a mode
+    is not mistaken for bridge mass; at most ``0.45 Delta`` (the balls stay disjoint; the
+    demonstration noise is then clipped more often than in 0.1% of the demonstrations).
+    """
+    if min_separation <= 0:
+        return float(noise_radius) if noise_radius > 0 else 1e-6
+    return float(min(max(noise_radius, min_separation / 4), 0.45 * min_separation))
 
 
 def check_rho_noise(rho: float, noise: float, min_separation: float) -> tuple[float, float]:

@@ -22,7 +22,12 @@ from __future__ import annotations
 import numpy as np
 
 from theory import _args
-from validation.tasks.base import Task, check_rho_noise
+from validation.tasks.base import (
+    Task,
+    check_rho_noise,
+    default_tolerance,
+    noise_quantile_radius,
+)
 
 PROFILES = ("constant", "bump")
 
@@ -37,7 +42,9 @@ class Fork(Task):
         weights: ``(w_left, w_right)``, positive, summing to 1.
         length: distance ``|g - s| > 0`` from start to goal.
         noise: per-element std of the demonstration noise (radially clipped at rho).
-        rho: mode tolerance, default ``Delta_H / 4``; must be ``< Delta_H / 2``.
+        rho: mode tolerance, default ``clip(Delta_H / 4, r, 0.45 Delta_H)`` with ``r`` the
+            99.9% quantile of the demonstration noise's norm (`default_tolerance`); must
+            be ``< Delta_H / 2``.
     """
 
     name = "fork"
@@ -61,8 +68,9 @@ class Fork(Task):
         self._profile = (np.ones(self.horizon) if profile == "constant"
                          else np.sin(np.pi * t / (self.horizon + 1)))
         delta = self.mode_separation
-        self.rho, self.noise = check_rho_noise(delta / 4 if rho is None else rho,
-                                               noise, delta)
+        self._noise_radius = noise_quantile_radius(noise, self.chunk_dim)
+        default = default_tolerance(self._noise_radius, delta)
+        self.rho, self.noise = check_rho_noise(default if rho is None else rho, noise, delta)
 
     @property
     def mode_separation(self) -> float:

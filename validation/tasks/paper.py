@@ -50,23 +50,45 @@ a property of the task, which the paper's ``H = T`` avoids.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 from scipy import linalg
 
 from theory import _args
 from validation.execution import ChunkExecutor
-from validation.tasks.base import Demonstrations, Task, check_rho_noise, clip_scale
+from validation.tasks.base import (
+    NOISE_QUANTILE,
+    Demonstrations,
+    Task,
+    check_rho_noise,
+    clip_scale,
+    default_tolerance,
+)
 
 EPISODE_LENGTH = 60
 START = np.array([0.5, 0.5])
 DIVERGED = 1e3   # |position| beyond which a rollout counts as diverged (the square is [0, 1]^2)
 
 
-class PaperTask(Task):
+class _FinishedAfterInit(abc.ABCMeta):
+    """Runs ``_finish_init()`` once the whole ``__init__`` chain has returned, so that the
+    base constructor never calls an overridable method (`mean_paths`) before a subclass
+    has set the attributes that method reads (before or after ``super().__init__()``)."""
+
+    def __call__(cls, *args, **kwargs):
+        obj = super().__call__(*args, **kwargs)
+        obj._finish_init()
+        return obj
+
+
+class PaperTask(Task, metaclass=_FinishedAfterInit):
     """A unit-square navigation task of the paper (see the module docstring).
 
-    Subclasses set ``name, n_modes`` and implement `mean_paths`; `obstacles` defaults
-    to none.
+    Subclasses set ``name`` and ``default_noise`` (or pass ``noise``) and implement
+    `mean_paths`; `obstacles` defaults to none. ``n_modes`` is the number of mean paths.
+    The geometry is read after the subclass's ``__init__`` has run (`_finish_init`), so a
+    subclass may set its own attributes before or after calling ``super().__init__``.
 
     Args (common):
         horizon: prediction horizon ``H`` in ``[1, 60]`` (chunk = next ``H`` deltas).
@@ -77,10 +99,10 @@ class PaperTask(Task):
             literal deltas; the suite uses ``T - 1``, "unit square per episode", so that
             chunks are O(1) for policies that start from ``N(0, I)``, as Diffusion Policy
             normalises its actions). `rollout` divides it out.
-        rho: mode tolerance in chunk space, default ``0.45 Delta`` with ``Delta`` the
-            smallest chunk separation at the start; must be ``< Delta / 2``. (If the
-            modes coincide at the start, as for ``sequential_decision`` with short
-            chunks, the default is 3 times the rms norm of the chunk noise.)
+        rho: mode tolerance in chunk space, default ``clip(Delta / 4, r, 0.45 Delta)``
+            (`default_tolerance`) with ``r`` the 99.9% quantile of the chunk noise's norm
+            (Monte Carlo at construction) and ``Delta`` the smallest chunk separation at the
+            start; must be ``< Delta / 2``.
     """
 
     action_dim = 2
@@ -91,35 +113,76 @@ class PaperTask(Task):
     def __init__(self, horizon: int = EPISODE_LENGTH, mode_weights=None,
                  noise: float | None = None, noise_length_scale: float = 10.0,
                  action_scale: float = 1.0, rho: float | None = None):
+        # Arguments only: everything that reads the geometry waits for `_finish_init`.
+        self.horizon = _args.integer_at_least(horizon, "horizon", 1, self.episode_length)
+        self._mode_weights = (None if mode_weights is None
+                              else _args.weight_vector(mode_weights, "mode_weights"))
+        self.noise_length_scale = _args.nonnegative(noise_length_scale, "noise_length_scale")
+        self.action_scale = _args.positive(action_scale, "action_scale")
+        self._noise_arg = None if noise is None else _args.nonnegative(noise, "noise")
+        self._rho_arg = rho
+
+    def _finish_init(self) -> None:
+        """Read `mean_paths` and derive ``n_modes``, the weights, the noise radius and
+        ``rho`` (called once the subclass's constructor has returned)."""
         T = self.episode_length
-        self.horizon = _args.integer_at_least(horizon, "horizon", 1, T)
         self.obs_dim = 2 + self.context_dim
-        K = self.n_modes
-        self.weights = (np.full(K, 1.0 / K) if mode_weights is None
-                        else _args.weight_vector(mode_weights, "mode_weights"))
+        paths = np.asarray(self.mean_paths(), dtype=np.float64)
+        if paths.ndim != 3 or paths.shape[1:] != (T, 2) or paths.shape[0] < 2:
+            raise ValueError(f"{type(self).__name__}.mean_paths() must return shape [K, {T}, 2] "
+                             f"with K >= 2 modes, got {paths.shape}")
+        if not np.all(np.isfinite(paths)):
+            raise ValueError(f"{type(self).__name__}.mean_paths() must be finite")
+        K = paths.shape[0]
+        declared = getattr(self, "n_modes", None)
+        if declared is not None and declared != K:
+            raise ValueError(f"{type(self).__name__}: n_modes = {declared} but mean_paths() "
+                             f"returns {K} paths; drop n_modes (it is read from the paths)")
+        self.n_modes = K
+        if self.context_dim > K:
+            raise ValueError(f"context_dim must be at most n_modes = {K} (the context is "
+                             f"the mode's one-hot), got {self.context_dim}")
+        self.weights = (np.full(K, 1.0 / K) if self._mode_weights is None
+                        else self._mode_weights)
         if self.weights.size != K:
             raise ValueError(f"mode_weights must have {K} entries for {self.name}, "
                              f"got {self.weights.size}")
-        self.noise_length_scale = _args.nonnegative(noise_length_scale, "noise_length_scale")
-        self.action_scale = _args.positive(action_scale, "action_scale")
-        noise = self.default_noise if noise is None else noise
-        paths = self.mean_paths()
+        noise = self._noise_arg
+        if noise is None:
+            if not hasattr(self, "default_noise"):
+                raise ValueError(f"{type(self).__name__} has no default_noise: pass noise= "
+                                 "or set the class attribute default_noise")
+            noise = self.default_noise
         self._paths = paths
         self._actions = self.action_scale * deltas(paths)              # [K, T, 2]
         start_obs = np.concatenate([paths[:, 0], np.eye(K)[:, :self.context_dim]], axis=1)
         delta = float(self.separation(start_obs).min())
+        self.noise = _args.nonnegative(noise, "noise")
+        self._noise_factor = _noise_factor(T, self.noise_length_scale)
+        self._noise_radius = self._chunk_noise_quantile(NOISE_QUANTILE)
+        default = default_tolerance(self._noise_radius, delta)
+        rho = self._rho_arg
         if delta > 0:
-            self.rho, self.noise = check_rho_noise(0.45 * delta if rho is None else rho,
-                                                   noise, delta)
+            self.rho, self.noise = check_rho_noise(default if rho is None else rho, noise,
+                                                   delta)
         else:
             # The modes coincide at the start (windows before a fork): unimodal there, so no
-            # separation constrains rho; default 3x the rms norm of the chunk noise.
-            self.noise = _args.nonnegative(noise, "noise")
-            corr = (0.0 if self.noise_length_scale == 0
-                    else np.exp(-1 / (2 * self.noise_length_scale ** 2)))
-            rms = self.noise * np.sqrt(4 * self.horizon * (1 - corr))
-            self.rho = _args.positive(3 * rms if rho is None else rho, "rho")
-        self._noise_factor = _noise_factor(T, self.noise_length_scale)
+            # separation constrains rho.
+            self.rho = _args.positive(default if rho is None else rho, "rho")
+
+    def _chunk_noise_quantile(self, quantile: float, n: int = 20_000) -> float:
+        """The ``quantile`` of the norm of the (unclipped) chunk noise, by Monte Carlo with
+        a fixed seed (no closed form for a windowed, scaled Gaussian-process delta)."""
+        T = self.episode_length
+        rng = np.random.default_rng(20261201)
+        t0 = (np.zeros(n, dtype=np.int64) if self.horizon == T
+              else rng.integers(0, T, size=n))
+        noise = self.noise * np.einsum("st,nti->nsi", self._noise_factor,
+                                       rng.standard_normal((n, T, 2)))
+        window = t0[:, None] + np.arange(self.horizon)
+        chunk = _pad_episode(self.action_scale * deltas(noise),
+                             self.horizon)[np.arange(n)[:, None], window]
+        return float(np.quantile(np.linalg.norm(chunk.reshape(n, -1), axis=1), quantile))
 
     # ------------------------------------------------------------------ geometry
 
@@ -196,6 +259,31 @@ class PaperTask(Task):
         scale = clip_scale(chunk_noise.reshape(n, -1), self.noise_radius)
         paths = self._paths[modes] + scale[:, None, None] * noise
         return paths, modes, t0
+
+    def demonstrations_at(self, obs: np.ndarray, n_per_obs: int, seed: int) -> Demonstrations:
+        """``n_per_obs`` demonstrations at each observation: the mode centre at ``o`` plus
+        this task's own chunk noise (windowed, scaled deltas of the Gaussian-process path
+        noise, clipped as in `demonstrations`), not a generic per-element noise. The path
+        noise is drawn unconditionally: its value at the observed position shifts every
+        position of a path alike and so does not enter the deltas, but its correlation
+        with the first deltas is ignored."""
+        obs = self._check_obs(obs)
+        n_per_obs = _args.integer_at_least(n_per_obs, "n_per_obs", 1)
+        rng = np.random.default_rng([_args.integer_at_least(seed, "seed", 0), 2])
+        rep = np.repeat(obs, n_per_obs, axis=0)
+        n, T = rep.shape[0], self.episode_length
+        modes = rng.choice(self.n_modes, size=n, p=self.weights)
+        centres = self.mode_centres(rep)[np.arange(n), modes]
+        noise = self.noise * np.einsum("st,nti->nsi", self._noise_factor,
+                                       rng.standard_normal((n, T, 2)))
+        phase = self._phases(rep[:, :2])[np.arange(n), modes]
+        window = phase[:, None] + np.arange(self.horizon)
+        xi = _pad_episode(self.action_scale * deltas(noise),
+                          self.horizon)[np.arange(n)[:, None], window].reshape(n, -1)
+        xi = xi * clip_scale(xi, self.noise_radius)[:, None]
+        return Demonstrations(obs=rep.astype(np.float32),
+                              actions=(centres + xi).astype(np.float32),
+                              modes=modes.astype(np.int64))
 
     def observation_at(self, pos: np.ndarray, start_obs: np.ndarray) -> np.ndarray:
         """``[B, obs_dim]`` observation at positions ``pos`` ``[B, 2]`` of an episode that

@@ -9,18 +9,23 @@ a state) and a `RobotTask` (simulator, expert, rollout classifier):
 - `PushAround` ("push_around"): push a block past an obstacle on either side;
 - `AlohaTransferCube` ("aloha_transfer_cube"): ALOHA bimanual transfer-cube from
   `gym-aloha`'s MJCF: either arm picks the cube and hands it over to the other,
-  joint-space control, state observations (see the module and docs/robot.md).
+  joint-space control from state observations, a closed-loop scripted expert planned
+  by inverse kinematics (`kinematics`).
 
-`rollout` runs closed-loop episodes with chunking and temporal ensembling.
+`rollout` runs closed-loop episodes (chunking and temporal ensembling through
+`validation.execution.ChunkExecutor`) and collects the expert's demonstrations;
+`normalise` wraps a policy with the per-dimension normalisation of its training data.
 Importing this package imports MuJoCo; `validation.tasks.make_task` imports it lazily.
 """
 
 from validation.tasks.robot.aloha import AlohaTransferCube
 from validation.tasks.robot.multi_reach import MultiReach
+from validation.tasks.robot.normalise import normalised
 from validation.tasks.robot.push_around import PushAround
 from validation.tasks.robot.reach_around import ReachAround
 from validation.tasks.robot.rollout import (
     Rollouts,
+    expert_demonstrations,
     expert_rollouts,
     policy_rollouts,
     run_closed_loop,
@@ -29,5 +34,6 @@ from validation.tasks.robot.scene import Outcome, RobotTask, load_model
 
 __all__ = [
     "AlohaTransferCube", "MultiReach", "Outcome", "PushAround", "ReachAround", "RobotTask",
-    "Rollouts", "expert_rollouts", "load_model", "policy_rollouts", "run_closed_loop",
+    "Rollouts", "expert_demonstrations", "expert_rollouts", "load_model", "normalised",
+    "policy_rollouts", "run_closed_loop",
 ]

@@ -6,11 +6,17 @@ that the scripted expert is a deterministic function of ``o`` and its chunk for 
 ``k`` is a point mode ``c_k(o)`` -- the chunk-space checks of Part T apply unchanged
 (`Task.mode_labels`, `Task.separation`). An action chunk is ``H`` planar set-points of
 the servoed body, relative to its position when the chunk was predicted (time-major,
-as in the synthetic fork); `execute_target` turns a set-point into the servo command.
+as in the synthetic fork); `RobotTask.step` turns a set-point into the servo command.
+
+A `RobotTask` holds *the expert at o* (`expert_chunks`, `mode_centres`). Its
+`Task.demonstrations` are the demonstrator at the initial (decision) states, where it is
+exactly the ``w``-mixture of the expert's chunks (the set the Part L checks use); how
+training demonstrations are collected along closed-loop expert rollouts is
+`validation.tasks.robot.rollout.expert_demonstrations`.
 
 What the chunk-space checks cannot see -- collisions, stalls, which side of the
 obstacle a closed-loop rollout went -- is read off the trajectory by
-`RobotTask.outcome` (see `validation.tasks.robot.rollout`).
+`RobotTask.outcome`.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import mujoco
 import numpy as np
 
 from theory import _args
-from validation.tasks.base import Demonstrations, Task, _seed, check_rho_noise
+from validation.tasks.base import Task, check_rho_noise, clipped_noise
 
 
 @cache
@@ -181,41 +187,10 @@ class RobotTask(Task):
         obs = self._check_obs(obs)
         return np.stack([self.expert_chunks(obs, k) for k in range(self.n_modes)], axis=1)
 
-    def decision_demonstrations(self, n: int, seed: int) -> Demonstrations:
-        """``n`` demonstrations at initial states only, where the demonstrator is exactly the
-        mixture ``sum_k w_k delta_{c_k(o)}`` (plus clipped noise): the set for Part L checks."""
-        return Task.demonstrations(self, n, seed)
-
-    def demonstrations(self, n: int, seed: int, execute: int | None = None) -> Demonstrations:
-        """``n`` (state, expert chunk, mode) triples along closed-loop expert rollouts.
-
-        Each episode draws its mode ``k ~ weights`` and an initial state; at every control
-        step the expert's chunk ``c_k(o) + xi`` (``xi`` Gaussian, std ``noise`` per element,
-        radially clipped to ``rho``) is recorded, and its first ``execute`` set-points
-        (default: all ``H``) are executed before the expert re-plans. Deterministic in seed.
-        """
-        from validation.tasks.robot.rollout import expert_rollouts
-
-        n = _args.integer_at_least(n, "n", 1)
-        rng = np.random.default_rng([_seed(seed), 2])
-        obs, act, modes = [], [], []
-        total = 0
-        while total < n:
-            batch = max(4, min(64, -(-(n - total) // max(1, self.max_steps // 2))))
-            roll = expert_rollouts(self, batch, rng, execute=execute, record=True)
-            obs.append(roll.demo_obs)
-            act.append(roll.demo_actions)
-            modes.append(roll.demo_modes)
-            total += len(roll.demo_obs)
-        return Demonstrations(obs=np.concatenate(obs)[:n].astype(np.float32),
-                              actions=np.concatenate(act)[:n].astype(np.float32),
-                              modes=np.concatenate(modes)[:n].astype(np.int64))
-
     def noisy(self, chunks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``chunks + xi``, ``xi`` radially clipped to ``rho`` (as `Task.demonstrations`)."""
-        xi = rng.normal(scale=self.noise, size=chunks.shape)
-        norm = np.linalg.norm(xi, axis=-1, keepdims=True)
-        return chunks + xi * np.minimum(1.0, self.rho * (1 - 1e-5) / np.maximum(norm, 1e-300))
+        """``chunks + xi``: the task's demonstration noise (Gaussian, std ``noise`` per
+        element, each chunk's noise radially clipped to ``noise_radius``; `clipped_noise`)."""
+        return chunks + clipped_noise(rng, chunks.shape, self.noise, self.noise_radius)
 
 
 def first_crossing_side(positions: np.ndarray, x_cross: float = 0.0) -> int:
