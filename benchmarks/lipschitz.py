@@ -3,7 +3,8 @@
 For random ReLU MLPs with widths [16, w, .., w, 4] (torch default init, seed 0) it
 prints each method's certified bound, its time, the bound's ratio to LipSDP-Neuron
 (cvxpy + SCS; only where the LMI is small enough to finish in reasonable time) and the
-speed-up over it, plus a gradient-ascent lower bound for the gap. Times are measured in
+speed-up over it, plus two lower bounds for the gap (gradient ascent from 64 Gaussian
+starts, and the transition search of `transition_lipschitz_lower`). Times are measured in
 this process after a warm-up call, so ratios compare like with like.
 
     .venv/bin/python benchmarks/lipschitz.py --quick
@@ -18,7 +19,7 @@ import argparse
 import torch
 from torch import nn
 
-from numerics.lipschitz import lipschitz_lower, lipschitz_upper
+from numerics.lipschitz import lipschitz_lower, lipschitz_upper, transition_lipschitz_lower
 
 
 def relu_mlp(widths: list[int], seed: int = 0) -> nn.Sequential:
@@ -58,6 +59,8 @@ def run(widths, depths, device, lipsdp_max, scs_eps, fast_options, lipsdp_layer,
                                  lipschitz_upper(model, "lipsdp-layer", eps=scs_eps)))
             lower = lipschitz_lower(model, n_starts=64, seed=0, n_steps=5)
             rows.append(("lower: gradient-ascent", lower))
+            rows.append(("lower: transition-search", transition_lipschitz_lower(model, 16,
+                                                                                seed=0)))
             for name, est in rows:
                 ratio = f"{est.value / neuron.value:8.4f}" if neuron else f"{'-':>8}"
                 speed = f"{neuron.seconds / est.seconds:9.1f}" if neuron else f"{'-':>9}"

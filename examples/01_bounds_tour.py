@@ -1,4 +1,5 @@
-"""A tour of the bounds (docs/theory.md Part T): how much mass can an L-Lipschitz policy put on a mode?
+"""A tour of the bounds (docs/theory.md Part T): how much mass can an L-Lipschitz policy
+put on a mode?
 
 Run: .venv/bin/python examples/01_bounds_tour.py   (pure NumPy/SciPy/SymPy, < 2 s)
 

@@ -22,6 +22,7 @@ from typing import Literal
 
 import torch
 
+from numerics import _inputs
 from numerics.lipschitz import LipschitzEstimate, lipschitz_lower
 from theory import _args
 from theory._args import integer_at_least
@@ -58,13 +59,22 @@ def _alpha_bars(alpha_bars, n_steps: int) -> torch.Tensor:
     if alpha_bars is None:
         raise ValueError("method='ddim' needs alpha_bars: the cumulative alpha at the "
                          f"{n_steps + 1} grid points, from noisy to clean")
-    ab = torch.as_tensor(alpha_bars, dtype=torch.float64).reshape(-1)
+    ab = _schedule(alpha_bars)
     if ab.shape[0] != n_steps + 1:
         raise ValueError(f"alpha_bars must have n_steps + 1 = {n_steps + 1} entries, "
                          f"got {ab.shape[0]}")
     if not bool(torch.all((ab > 0) & (ab <= 1))):
         raise ValueError(f"alpha_bars must lie in (0, 1], got {ab.tolist()}")
     return ab
+
+
+def _schedule(alpha_bars) -> torch.Tensor:
+    """``alpha_bars`` as a finite float64 vector (the checks of its values follow)."""
+    ab = _inputs.real_tensor(alpha_bars, "alpha_bars")
+    if ab.ndim > 1:
+        raise ValueError(f"alpha_bars must be a vector (n_steps + 1,), got shape "
+                         f"{tuple(ab.shape)}")
+    return ab.reshape(-1)
 
 
 def ddim_coefficients(alpha_bars) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +95,7 @@ def ddim_coefficients(alpha_bars) -> tuple[torch.Tensor, torch.Tensor]:
         >>> float(a[0]), round(float(b[0]), 4)
         (2.0, -1.7321)
     """
-    ab = torch.as_tensor(alpha_bars, dtype=torch.float64).reshape(-1)
+    ab = _schedule(alpha_bars)
     if ab.shape[0] < 2 or not bool(torch.all((ab > 0) & (ab <= 1))):
         raise ValueError(f"alpha_bars must hold >= 2 values in (0, 1], got {ab.tolist()}")
     now, nxt = ab[:-1], ab[1:]
@@ -115,7 +125,7 @@ def integrate_flow(
 
     Args:
         velocity: ``v(x, t)`` with ``x`` of shape ``(n, d)`` and ``t`` a float.
-        x0: shape ``(n, d)``.
+        x0: shape ``(n, d)`` (or ``(..., n, d)``: leading batch dimensions pass through).
         n_steps: number of steps (``>= 1``).
         method: "euler", "heun", "rk4" or "ddim".
         alpha_bars: for DDIM, shape ``(n_steps + 1,)``, noisy to clean.
@@ -130,8 +140,12 @@ def integrate_flow(
     """
     _check_method(method)
     n_steps = integer_at_least(n_steps, "n_steps", 1, MAX_STEPS)
-    if not isinstance(x0, torch.Tensor):
-        raise TypeError(f"x0 must be a torch.Tensor of shape (n, d), got {type(x0).__name__}")
+    _inputs.callable_arg(velocity, "velocity", "v(x, t)")
+    x0 = _inputs.real_tensor(x0, "x0", dtype=None, shape="(n, d)", tensor_only=True)
+    if x0.ndim < 2:
+        raise ValueError(f"x0 must have shape (n, d) (leading batch dimensions allowed), got "
+                         f"shape {tuple(x0.shape)}")
+    return_path = _inputs.flag(return_path, "return_path")
     t0 = float(_args.finite(t0, "t0"))
     t1 = float(_args.finite(t1, "t1"))
     times = _grid(n_steps, float(t0), float(t1))
@@ -350,20 +364,23 @@ def _posterior(x: torch.Tensor, t: float, centers: torch.Tensor, weights: torch.
 
 
 def _mixture(x, t, centers, weights):
-    if not 0 <= t < 1:
+    x = _inputs.real_tensor(x, "x", ndim=2, dtype=None, shape="(n, d)")
+    t = _inputs.real_scalar(t, "t", _args.probability)
+    if not t < 1:
         raise ValueError(f"t must lie in [0, 1) (the velocity blows up at t = 1), got {t!r}")
-    centers = torch.as_tensor(centers, dtype=x.dtype, device=x.device)
-    weights = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
-    if centers.ndim != 2 or centers.shape[1] != x.shape[1]:
-        raise ValueError(f"centers must have shape (K, {x.shape[1]}), got {tuple(centers.shape)}")
+    centers = _inputs.real_tensor(centers, "centers", dtype=x.dtype).to(x.device)
+    weights = _inputs.real_tensor(weights, "weights", dtype=x.dtype).to(x.device)
+    if centers.ndim != 2 or centers.shape[1] != x.shape[1] or centers.shape[0] == 0:
+        raise ValueError(f"centers must have shape (K, {x.shape[1]}) with K >= 1, got "
+                         f"{tuple(centers.shape)}")
     if weights.shape != (centers.shape[0],) or not bool(torch.all(weights > 0)):
         raise ValueError(f"weights must be {centers.shape[0]} positive numbers")
-    return centers, weights / weights.sum()
+    return x, t, centers, weights / weights.sum()
 
 
 def ideal_velocity(x: torch.Tensor, t: float, centers, weights) -> torch.Tensor:
     r"""Flow-matching velocity for the target ``sum_k w_k delta_{c_k}`` and the linear path
-    ``x_t = t x_1 + (1 - t) x_0``, ``x_0 ~ N(0, I)`` (Lipman et al. 2023; THEORY T8):
+    ``x_t = t x_1 + (1 - t) x_0``, ``x_0 ~ N(0, I)`` (Lipman et al. 2023; docs/theory.md T8):
 
     .. math:: v(x, t) = \frac{E[x_1 | x_t = x] - x}{1 - t},\quad
               p(k | x) \propto w_k\, \mathcal N(x;\, t c_k,\, (1-t)^2 I).
@@ -376,7 +393,7 @@ def ideal_velocity(x: torch.Tensor, t: float, centers, weights) -> torch.Tensor:
         >>> ideal_velocity(torch.zeros(1, 1), 0.5, c, torch.tensor([0.5, 0.5])).item()
         0.0
     """
-    centers, weights = _mixture(x, t, centers, weights)
+    x, t, centers, weights = _mixture(x, t, centers, weights)
     return (_posterior(x, t, centers, weights) @ centers - x) / (1 - t)
 
 
@@ -394,7 +411,7 @@ def ideal_velocity_jacobian(x: torch.Tensor, t: float, centers, weights) -> torc
         >>> ideal_velocity_jacobian(torch.zeros(1, 1), 0.5, c, torch.tensor([0.5, 0.5])).item()
         2.0
     """
-    centers, weights = _mixture(x, t, centers, weights)
+    x, t, centers, weights = _mixture(x, t, centers, weights)
     p = _posterior(x, t, centers, weights)
     mean = p @ centers
     second = torch.einsum("nk,ki,kj->nij", p, centers, centers)

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 import theory
+from numerics import _inputs
 from numerics.modes import _json_float, as_numpy, clopper_pearson
 from theory import _args
 
@@ -43,6 +44,7 @@ _LOG_2PI = math.log(2 * math.pi)
 _MAX_PAIRS = 1 << 28
 _MAX_CHUNK_ENTRIES = 1 << 22
 _MAX_DRAWS = 1 << 20
+_EPS = float(np.finfo(float).eps)
 
 
 def _encoder(mu: Any, logvar: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +66,19 @@ def _work(draws: int, n: int, what: str) -> None:
         raise ValueError(f"{what}: {draws} draws x {n} posteriors = {draws * n:.3g} density "
                          f"evaluations exceeds the limit {_MAX_PAIRS:.3g}; pass fewer "
                          "demonstrations or fewer draws")
+
+
+def _mean_se(t: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error; the spread in units of the largest deviation, since terms
+    of size 1e180 (``mu`` near its limit 1e100) would overflow when squared."""
+    if t.size == 1:
+        return float(t[0]), math.inf
+    mean = float(t.mean())
+    dev = t - mean
+    top = float(np.max(np.abs(dev)))
+    sd = top * float(np.std(dev / top, ddof=1)) if 0 < top < math.inf else (
+        0.0 if top == 0 else math.inf)
+    return mean, sd / math.sqrt(t.size)
 
 
 def gaussian_rate(mu: Any, logvar: Any) -> tuple[float, float]:
@@ -110,14 +125,30 @@ def gaussian_rate(mu: Any, logvar: Any) -> tuple[float, float]:
     """
     m, lv = _encoder(mu, logvar)
     kl = 0.5 * np.sum(np.exp(lv) + m * m - 1.0 - lv, axis=1)
-    se = float(np.std(kl, ddof=1) / math.sqrt(kl.size)) if kl.size > 1 else math.inf
-    return float(kl.mean()), se
+    return _mean_se(kl)
 
 
 def _log_densities(z: np.ndarray, m: np.ndarray, lv: np.ndarray) -> np.ndarray:
-    """``[M, N]`` ``log q_j(z_r)`` for diagonal Gaussians, by matrix products (no [M, N, d])."""
+    """``[M, N]`` ``log q_j(z_r)`` for diagonal Gaussians, by matrix products (no [M, N, d]).
+
+    The expansion ``|z|^2 - 2 z.m + |m|^2`` (in the metric of ``q_j``) cancels when
+    ``|mu| / sigma`` is large: its rounding error is a few ``eps (|z|^2 + |m|^2)`` there
+    (``2e7`` at ``mu = 1``, ``logvar = -50``, where the quadratic form is O(1)). The rows
+    where that bound exceeds 1e-8 are recomputed from the differences ``z - m_j``, exact to
+    rounding; for ordinary encoders there are none and the products stand.
+    """
     prec = np.exp(-lv)
-    quad = (z * z) @ prec.T - 2.0 * z @ (m * prec).T + np.sum(m * m * prec, axis=1)
+    zz = (z * z) @ prec.T
+    mm = np.sum(m * m * prec, axis=1)
+    quad = zz - 2.0 * z @ (m * prec).T + mm
+    redo = np.nonzero(np.any(8 * _EPS * (zz + mm) > 1e-8, axis=1))[0]
+    if redo.size:
+        scale = np.exp(-0.5 * lv)
+        rows = max(1, _MAX_CHUNK_ENTRIES // m.size)
+        for start in range(0, redo.size, rows):
+            r = redo[start:start + rows]
+            u = (z[r, None, :] - m[None]) * scale[None]
+            quad[r] = np.einsum("rnd,rnd->rn", u, u)
     return -0.5 * (quad + np.sum(lv, axis=1) + m.shape[1] * _LOG_2PI)
 
 
@@ -163,12 +194,6 @@ class LatentInformation:
     n: int
     n_draws: int
     seed: int
-
-
-def _mean_se(t: np.ndarray) -> tuple[float, float]:
-    if t.size == 1:
-        return float(t[0]), math.inf
-    return float(t.mean()), float(t.std(ddof=1) / math.sqrt(t.size))
 
 
 def _labels(modes: Any, n: int) -> np.ndarray:
@@ -238,7 +263,7 @@ def latent_information(mu: Any, logvar: Any, modes: Any = None, *, n_draws: int 
     m, lv = _encoder(mu, logvar)
     n, d = m.shape
     n_draws = _args.integer_at_least(n_draws, "n_draws", 1, _MAX_DRAWS)
-    seed = _args.integer_at_least(seed, "seed", 0)
+    seed = _inputs.seed(seed)
     chunk = _args.integer_at_least(chunk, "chunk", 1)
     _work(n * n_draws, n, "latent_information")
     chunk = min(chunk, max(1, _MAX_CHUNK_ENTRIES // n))
@@ -470,9 +495,9 @@ def prior_coverage(mu: Any, logvar: Any, level: float = 0.95, *,
     m, lv = _encoder(mu, logvar)
     n, d = m.shape
     level = _args.open_probability(level, "level")
-    confidence = _args.open_probability(confidence, "confidence")
+    confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
     n_prior = _args.integer_at_least(n_prior, "n_prior", 1)
-    seed = _args.integer_at_least(seed, "seed", 0)
+    seed = _inputs.seed(seed)
     chunk = _args.integer_at_least(chunk, "chunk", 1)
     region = _args.choice(region, "region", ("ellipsoids", "density"))
     _work(n_prior * (2 if region == "density" else 1), n, "prior_coverage")
@@ -532,7 +557,6 @@ _QMC_SEARCH = 9                  # 2^9 Sobol points (and their negatives) per mo
 _QMC_CHECK = (8, 11)             # 8 independent scrambles of 2^11 (+ negatives): estimate
 _ASCENTS = 4                     # local ascents, from the best scale scans
 _TIE = 4.5e-16                   # per mode: the rounding of a sum of weights near 1/2
-_EPS = float(np.finfo(float).eps)
 # The L1 ratio of two modes near a tie peaks at u = L / a with a -> a* = 0.6120 (the root
 # of phi(a) = 2 a Phi(-a)); the search grid is refined around it (docs/numerics.md).
 _A_STAR = 0.6120
@@ -1406,7 +1430,7 @@ def collapse_threshold(separation: float | None = None, sigma: float | None = No
     d = min(_args.integer_at_least(latent_dim, "latent_dim", 1, _MAX_LATENT_DIM),
             setup.w.size - 1)
     n_starts = _args.integer_at_least(n_starts, "n_starts", 0, _MAX_STARTS)
-    seed = _args.integer_at_least(seed, "seed", 0)
+    seed = _inputs.seed(seed)
     if not isinstance(details, (bool, np.bool_)):
         raise TypeError(f"details must be a bool, got {type(details).__name__}")
     res = _solve(setup, loss, d, n_starts, seed)

@@ -28,6 +28,7 @@ from scipy import stats
 from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
+from numerics import _inputs
 from theory import _args
 
 __all__ = [
@@ -39,6 +40,12 @@ __all__ = [
 Relation = Literal["<=", ">="]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
+# Size limits (documented in each function): past them a clear ValueError, not a MemoryError
+# or a silently wrong answer.
+MAX_TRIALS = 2**53            # counts and trials are exact integers in float64 up to here
+MAX_MODES = 2**20             # modes of one mass table (memory O(K) per call)
+_CHUNK_ENTRIES = 1 << 22      # entries of one block of sample-minus-mode differences
+
 
 def as_numpy(x: Any, name: str) -> np.ndarray:
     """A torch tensor or array-like -> float64 NumPy array (one conversion, at the edge)."""
@@ -48,6 +55,30 @@ def as_numpy(x: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be finite, got a non-finite entry")
     return a
+
+
+def _integers(x: Any, name: str, low: int, high: int) -> np.ndarray:
+    """``x`` as a float64 array of integers in ``[low, high]``, or ValueError naming it."""
+    a = as_numpy(x, name)
+    bad = (a != np.round(a)) | (a < low) | (a > high)
+    if np.any(bad):
+        raise ValueError(f"{name} must be integers in [{low}, {high:.0f}], got "
+                         f"{float(a[bad].flat[0])!r}")
+    return a
+
+
+def _trials(count: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validated ``(count, n)``: integers ``0 <= count <= n``, ``1 <= n <= MAX_TRIALS``
+    (beyond 2^53 consecutive integers are not distinct in float64, and SciPy's Beta
+    quantiles return NaN from about 1e200), broadcast together."""
+    c = _integers(count, "count", 0, MAX_TRIALS)
+    nn = _integers(n, "n", 1, MAX_TRIALS)
+    shape = _args.broadcast(count=c, n=nn)
+    c, nn = np.broadcast_to(c, shape), np.broadcast_to(nn, shape)
+    if np.any(c > nn):
+        raise ValueError("count must satisfy count <= n, got count "
+                         f"{float(c[c > nn].flat[0]):.0f} > n {float(nn[c > nn].flat[0]):.0f}")
+    return c, nn
 
 
 # --------------------------------------------------------------------------- intervals
@@ -66,25 +97,30 @@ def clopper_pearson(count: Any, n: Any, confidence: float = 0.95):
 
     Args:
         count: successes ``c``, integer(s) with ``0 <= c <= n``; scalar or array.
-        n: trials ``n >= 1``; scalar or array broadcasting against ``count``.
+        n: trials, integer(s) in ``[1, 2^53]``; scalar or array broadcasting against
+            ``count``.
         confidence: the level in ``(0, 1)``.
 
     Returns:
         ``(low, high)`` floats for scalar input, else an array of shape
         ``broadcast(count, n).shape + (2,)``.
 
+    Raises:
+        ValueError: counts that are not integers in ``[0, n]``, ``n`` outside
+            ``[1, 2^53]`` (float64 has no distinct consecutive integers beyond), shapes that
+            do not broadcast (both named), ``confidence`` outside ``(0, 1)``.
+        TypeError: non-real input (str, bytes, complex, bool).
+
     Reference: Clopper & Pearson, Biometrika 1934; equals
     ``scipy.stats.binomtest(c, n).proportion_ci(confidence, method="exact")``.
+
+    Examples:
+        >>> [round(v, 4) for v in clopper_pearson(3, 10)]
+        [0.0667, 0.6525]
     """
-    confidence = _args.open_probability(confidence, "confidence")
+    confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
     scalar = np.ndim(count) == 0 and np.ndim(n) == 0
-    c = as_numpy(count, "count")
-    nn = as_numpy(n, "n")
-    if np.any(nn < 1) or np.any(nn != np.round(nn)):
-        raise ValueError(f"n must be integers >= 1, got {nn.ravel()[:5].tolist()}")
-    if np.any(c != np.round(c)) or np.any(c < 0) or np.any(c > nn):
-        raise ValueError("count must be integers with 0 <= count <= n")
-    c, nn = np.broadcast_arrays(c, nn)
+    c, nn = _trials(count, n)
     a = 1.0 - confidence
     with np.errstate(invalid="ignore", divide="ignore"):
         # beta.ppf is NaN at a zero shape parameter; the ends are 0 and 1 there.
@@ -107,31 +143,84 @@ def modes_from_demonstrations(actions: Any, n_modes: int, seed: int = 0) -> np.n
     quantile of the demonstrations' distance to their centre).
 
     Args:
-        actions: ``[N, D]`` demonstration chunks, ``N >= n_modes``.
+        actions: ``[N, D]`` demonstration chunks, ``N >= n_modes``, ``N K D <= 2^28`` (ten
+            k-means passes cost ``N K D`` each).
         n_modes: ``K >= 1``.
         seed: seed of the k-means++ initialisation.
 
     Returns:
         ``[K, D]`` float64 centres.
+
+    Raises:
+        ValueError: bad shapes or sizes, non-finite actions, or fewer than ``K``
+            non-empty clusters (e.g. fewer than ``K`` distinct demonstrations).
+
+    Examples:
+        >>> x = np.r_[np.zeros((5, 1)), np.full((5, 1), 4.0)]
+        >>> modes_from_demonstrations(x, 2).tolist()
+        [[0.0], [4.0]]
     """
     x = as_numpy(actions, "actions")
-    if x.ndim != 2:
-        raise ValueError(f"actions must have shape [N, D], got {x.shape}")
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"actions must have shape [N, D] with N, D >= 1, got {x.shape}")
     k = _args.integer_at_least(n_modes, "n_modes", 1, x.shape[0])
-    seed = _args.integer_at_least(seed, "seed", 0)
-    centres, labels = kmeans2(x, k, minit="++", seed=seed)
+    seed = _inputs.seed(seed)
+    if x.size * k > 1 << 28:
+        raise ValueError(f"actions [N, D] = {list(x.shape)} with n_modes={k} exceed the size "
+                         "limit N K D <= 2^28; cluster a subsample of the demonstrations")
+    # k-means is equivariant under scaling: in units of a power of two (exact) near the
+    # largest entry its squared distances neither overflow nor underflow
+    s = _pow2_scale(x)
+    centres, labels = kmeans2(x / s, k, minit="++", seed=seed)
     if np.unique(labels).size < k:
         raise ValueError(f"k-means found fewer than n_modes={k} non-empty clusters; "
                          "lower n_modes or check the demonstrations")
+    centres = centres * s
     return centres[np.lexsort(centres.T[::-1])]
+
+
+def _norm(diff: np.ndarray) -> np.ndarray:
+    """Euclidean norm over the last axis as ``m |d / m|``, ``m = max_i |d_i|``:
+    ``np.linalg.norm`` squares the entries, so differences below 1e-154 vanish and above
+    1e154 overflow (a sample 1e-200 from its mode would be at distance 0, one at 1e200
+    at inf)."""
+    m = np.max(np.abs(diff), axis=-1)
+    safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = m * np.sqrt(np.sum((diff / safe[..., None]) ** 2, axis=-1))
+    return np.where(np.isinf(m), np.inf, out)
 
 
 def _step_norm(diff: np.ndarray, step_dim: int | None) -> np.ndarray:
     """Norm over the last axis, or the mean over steps of per-step norms."""
     if step_dim is None:
-        return np.linalg.norm(diff, axis=-1)
+        return _norm(diff)
     steps = diff.reshape(*diff.shape[:-1], diff.shape[-1] // step_dim, step_dim)
-    return np.linalg.norm(steps, axis=-1).mean(axis=-1)
+    norms = _norm(steps)
+    return np.sum(norms / norms.shape[-1], axis=-1)   # a sum of means cannot overflow
+
+
+def _pow2_scale(*arrays: np.ndarray) -> float:
+    """A power of two near the largest entry (1 for all zeros): dividing by it is exact and
+    brings the data to [-1, 1], where squared distances neither overflow nor underflow."""
+    top = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    return math.ldexp(1.0, math.frexp(top)[1]) if top > 0 else 1.0
+
+
+def _is_point_sets(samples: Any, modes: Any) -> bool:
+    """Modes given as a list of ``K`` point sets ``[n_k, D]`` (with ``[n, D]`` samples),
+    not as centres ``[K, D]`` written as nested lists."""
+    return (isinstance(modes, (list, tuple)) and len(modes) > 0 and _ndim(samples) == 2
+            and all(_ndim(m) == 2 for m in modes))
+
+
+def _ndim(x: Any) -> int:
+    """``np.ndim``, or -1 for what is not an array (ragged nesting): the conversion that
+    follows names the argument."""
+    try:
+        return np.ndim(x)
+    except ValueError:
+        return -1
 
 
 def mode_distances(samples: Any, modes: Any, *, step_dim: int | None = None) -> np.ndarray:
@@ -150,10 +239,24 @@ def mode_distances(samples: Any, modes: Any, *, step_dim: int | None = None) -> 
             (``D`` must be a multiple of it).
 
     Returns:
-        float64 distances of shape ``samples.shape[:-1] + (K,)``.
+        float64 distances of shape ``samples.shape[:-1] + (K,)``, accurate to a few ulps
+        over the whole float64 range (no overflow or underflow in the squares).
+
+    Examples:
+        >>> mode_distances([[3.0, 4.0]], [[0.0, 0.0], [3.0, 0.0]]).tolist()
+        [[5.0, 4.0]]
+        >>> mode_distances([[1e200, 0.0]], [[0.0, 0.0]]).tolist()
+        [[1e+200]]
     """
     x = as_numpy(samples, "samples")
-    c = as_numpy(modes, "modes")
+    try:
+        c = as_numpy(modes, "modes")
+    except (TypeError, ValueError) as exc:
+        if x.ndim in (2, 3):
+            raise
+        # both are wrong (e.g. point sets for samples that are not [n, D]): say so
+        raise type(exc)(f"samples must have shape [n, D] or [B, n, D], got {x.shape}; and "
+                        f"{exc}") from None
     if step_dim is not None:
         step_dim = _args.integer_at_least(step_dim, "step_dim", 1)
         if x.shape[-1] % step_dim:
@@ -161,19 +264,26 @@ def mode_distances(samples: Any, modes: Any, *, step_dim: int | None = None) -> 
                              f"got {step_dim}")
     if c.ndim == 2 and x.ndim == 2:
         if c.shape[1] != x.shape[1]:
-            raise ValueError(f"modes must have shape [K, {x.shape[1]}], got {c.shape}")
-        diff = x[:, None, :] - c[None, :, :]
+            raise ValueError(f"modes must have shape [K, {x.shape[1]}] for samples "
+                             f"{x.shape}, got {c.shape}")
     elif c.ndim == 3 and x.ndim == 3:
         if c.shape[0] != x.shape[0] or c.shape[2] != x.shape[2]:
             raise ValueError(f"modes must have shape [{x.shape[0]}, K, {x.shape[2]}] for "
                              f"samples {x.shape}, got {c.shape}")
-        diff = x[:, :, None, :] - c[:, None, :, :]
     else:
         raise ValueError("modes [K, D] need samples [n, D] and modes [B, K, D] need "
                          f"samples [B, n, D]; got modes {c.shape}, samples {x.shape}")
     if c.shape[-2] < 1:
         raise ValueError("modes must hold at least one mode")
-    return _step_norm(diff, step_dim)
+    batched_x, batched_c = (x, c) if x.ndim == 3 else (x[None], c[None])
+    b, n, d = batched_x.shape
+    out = np.empty((b, n, c.shape[-2]))
+    # blocks of samples, so that the differences [B, rows, K, D] stay within memory
+    rows = max(1, _CHUNK_ENTRIES // max(1, b * c.shape[-2] * d))
+    for start in range(0, n, rows):
+        diff = batched_x[:, start:start + rows, None, :] - batched_c[:, None, :, :]
+        out[:, start:start + rows] = _step_norm(diff, step_dim)
+    return out if x.ndim == 3 else out[0]
 
 
 def assign_modes(samples: Any, modes: Any, rho: float | None = None, *,
@@ -199,10 +309,13 @@ def assign_modes(samples: Any, modes: Any, rho: float | None = None, *,
 
     Returns:
         int64 labels of shape ``samples.shape[:-1]`` in ``{-1, 0, .., K-1}``.
+
+    Examples:
+        >>> assign_modes([[0.1], [0.9], [0.5]], [[0.0], [1.0]], rho=0.2).tolist()
+        [0, 1, -1]
     """
-    if rho is not None:
-        rho = _args.nonnegative(rho, "rho")
-    if isinstance(modes, (list, tuple)):
+    rho = _scalar_rho(rho)
+    if _is_point_sets(samples, modes):
         x = as_numpy(samples, "samples")
         if rho is None:
             raise ValueError("rho is required when modes are point sets; pass rho >= 0")
@@ -214,15 +327,24 @@ def assign_modes(samples: Any, modes: Any, rho: float | None = None, *,
         for k, m in enumerate(sets):
             if m.ndim != 2 or m.shape[1] != x.shape[1] or m.shape[0] < 1:
                 raise ValueError(f"modes[{k}] must have shape [n_k, {x.shape[1]}], got {m.shape}")
-        if len(sets) < 1:
-            raise ValueError("modes must hold at least one point set")
-        dist = np.stack([cKDTree(m).query(x)[0] for m in sets], axis=-1)
+        s = _pow2_scale(x, *sets)
+        with np.errstate(over="ignore"):
+            dist = np.stack([cKDTree(m / s).query(x / s)[0] for m in sets], axis=-1) * s
     else:
         dist = mode_distances(samples, modes, step_dim=step_dim)
     labels = np.argmin(dist, axis=-1).astype(np.int64)
     if rho is not None:
         labels[np.min(dist, axis=-1) > rho] = -1
     return labels
+
+
+def _scalar_rho(rho: Any) -> float | None:
+    if rho is None:
+        return None
+    rho = _args.nonnegative(rho, "rho")
+    if np.ndim(rho) != 0:
+        raise ValueError(f"rho must be a scalar tolerance, got an array of shape {np.shape(rho)}")
+    return float(rho)
 
 
 @dataclass(frozen=True)
@@ -256,6 +378,8 @@ class ModeMasses:
         ``min_mass`` (covered at the interval's confidence, not by luck).
         """
         min_mass = _args.probability(min_mass, "min_mass")
+        if not isinstance(certified, (bool, np.bool_)):
+            raise TypeError(f"certified must be a bool, got {type(certified).__name__}")
         values = self.intervals[:, 0] if certified else self.masses
         return int(np.sum(values > min_mass))
 
@@ -292,7 +416,8 @@ def mode_masses(samples: Any, modes: Any, rho: float | None = None,
                              "pass labels from assign_modes and no rho")
         return masses_from_labels(samples, int(modes), confidence)
     labels = assign_modes(samples, modes, rho)
-    n_modes = len(modes) if isinstance(modes, (list, tuple)) else as_numpy(modes, "modes").shape[-2]
+    n_modes = len(modes) if _is_point_sets(samples, modes) else as_numpy(modes,
+                                                                          "modes").shape[-2]
     return masses_from_labels(labels, n_modes, confidence)
 
 
@@ -308,11 +433,17 @@ def masses_from_labels(labels: Any, n_modes: int, confidence: float = 0.95) -> M
     ``mu_o``, so check them with one call per observation.
 
     Args:
-        labels: int labels in ``{-1, 0, .., K-1}`` (from `assign_modes`), any shape.
-        n_modes: ``K >= 1``.
+        labels: int labels in ``{-1, 0, .., K-1}`` (from `assign_modes`), any shape, at most
+            ``2^53`` of them.
+        n_modes: ``K`` in ``[1, 2^20]`` (the table holds ``K`` masses).
         confidence: level of each interval, in ``(0, 1)``.
+
+    Examples:
+        >>> m = masses_from_labels(np.array([0, 0, 1, -1]), 2)
+        >>> m.masses.tolist(), m.bridge_mass
+        ([0.5, 0.25], 0.25)
     """
-    k = _args.integer_at_least(n_modes, "n_modes", 1)
+    k = _args.integer_at_least(n_modes, "n_modes", 1, MAX_MODES)
     if hasattr(labels, "detach"):
         labels = labels.detach().cpu().numpy()
     lab = np.asarray(labels)
@@ -377,6 +508,22 @@ class BoundCheck:
     failable: bool
     note: str = ""
 
+    def __post_init__(self) -> None:
+        # A hand-made BoundCheck goes into reports and strict JSON: hold it to the ranges
+        # check_interval_bound produces (NaN has no verdict, a bool is not a count).
+        _relation(self.relation)
+        if not isinstance(self.verdict, str) or self.verdict not in ("PASS", "FAIL",
+                                                                      "INCONCLUSIVE"):
+            raise ValueError(f"verdict must be 'PASS', 'FAIL' or 'INCONCLUSIVE', got "
+                             f"{self.verdict!r}")
+        for name in ("estimate", "bound", "detectable"):
+            _real(getattr(self, name), name)
+        _pair(self.interval)
+        _args.integer_at_least(self.n, "n", 1)
+        _args.open_probability(self.confidence, "confidence")
+        if not isinstance(self.failable, (bool, np.bool_)):
+            raise TypeError(f"failable must be a bool, got {type(self.failable).__name__}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (floats; non-finite floats as the strings "inf", "-inf", "nan")."""
         d = dataclasses.asdict(self)
@@ -389,16 +536,32 @@ class BoundCheck:
         return d
 
 
+def _relation(relation: Any) -> None:
+    if not isinstance(relation, str) or relation not in ("<=", ">="):
+        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+
+
 def _real(x: Any, name: str) -> float:
-    if isinstance(x, (bool, np.bool_, str, bytes, complex)):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    """A real number (``+-inf`` allowed, NaN not) as a float, or an error naming ``name``."""
+    v = _args.extended_real(x, name)
+    if np.ndim(v) != 0:
+        raise TypeError(f"{name} must be a real number, got an array of shape {np.shape(v)}")
     try:
-        v = float(x)
+        return float(v)
+    except TypeError:   # a SymPy expression with free symbols
+        raise TypeError(f"{name} must be a number, got the expression {v}") from None
+
+
+def _pair(interval: Any) -> tuple[float, float]:
+    """``(low, high)`` with ``low <= high``, both real and not NaN, or ValueError."""
+    try:
+        lo, hi = (_real(v, "interval") for v in interval)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}") from exc
-    if math.isnan(v):
-        raise ValueError(f"{name} must not be NaN")
-    return v
+        raise ValueError(f"interval must be a pair (low, high) of real numbers, "
+                         f"got {interval!r} ({exc})") from None
+    if lo > hi:
+        raise ValueError(f"interval must satisfy low <= high, got ({lo}, {hi})")
+    return lo, hi
 
 
 def check_interval_bound(estimate: float, interval: tuple[float, float], bound: float,
@@ -434,20 +597,15 @@ def check_interval_bound(estimate: float, interval: tuple[float, float], bound: 
         >>> c.verdict, c.failable
         ('PASS', True)
     """
-    if relation not in ("<=", ">="):
-        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+    _relation(relation)
     est = _real(estimate, "estimate")
     bnd = _real(bound, "bound")
     det = _real(detectable, "detectable")
-    try:
-        lo, hi = (_real(v, "interval") for v in interval)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"interval must be a pair (low, high) of real numbers, "
-                         f"got {interval!r}") from exc
-    if lo > hi:
-        raise ValueError(f"interval must satisfy low <= high, got ({lo}, {hi})")
+    lo, hi = _pair(interval)
+    if not isinstance(inconclusive, (bool, np.bool_)):
+        raise TypeError(f"inconclusive must be a bool, got {type(inconclusive).__name__}")
     n = _args.integer_at_least(n, "n", 1)
-    confidence = _args.open_probability(confidence, "confidence")
+    confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
     fails = lo > bnd if relation == "<=" else hi < bnd
     failable = det > bnd if relation == "<=" else det < bnd
     verdict: Verdict = "FAIL" if fails else ("INCONCLUSIVE" if inconclusive else "PASS")
@@ -466,9 +624,8 @@ def detectable_proportion(n: int, relation: Relation, confidence: float) -> floa
         >>> round(detectable_proportion(100, ">=", 0.99), 4)
         0.0516
     """
-    if relation not in ("<=", ">="):
-        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
-    n = _args.integer_at_least(n, "n", 1)
+    _relation(relation)
+    n = _args.integer_at_least(n, "n", 1, MAX_TRIALS)
     lo, hi = clopper_pearson(n if relation == "<=" else 0, n, confidence)
     return lo if relation == "<=" else hi
 
@@ -508,19 +665,16 @@ def binomial_pvalue(count: Any, n: Any, bound: Any, relation: Relation) -> np.nd
     ``p <= bound`` (``P(Binom(n, bound) >= count)``) or ``p >= bound``
     (``P(Binom(n, bound) <= count)``); broadcasts. The two-sided Clopper-Pearson
     interval at confidence ``1 - alpha`` excludes ``bound`` on the claim's wrong side iff
-    this p-value is below ``alpha / 2``.
+    this p-value is below ``alpha / 2``. ``count`` and ``n`` as in `clopper_pearson`
+    (integers, ``1 <= n <= 2^53``); ``bound`` a probability.
 
     Examples:
         >>> round(binomial_pvalue(60, 100, 0.5, "<="), 4)
         0.0284
     """
-    if relation not in ("<=", ">="):
-        raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
-    c, nn = as_numpy(count, "count"), as_numpy(n, "n")
+    _relation(relation)
+    c, nn = _trials(count, n)
     b = _args.probability(bound, "bound")
-    if np.any(c != np.round(c)) or np.any(nn != np.round(nn)) or np.any(c < 0) \
-            or np.any(c > nn) or np.any(nn < 1):
-        raise ValueError("count and n must be integers with 0 <= count <= n, n >= 1")
     p = stats.binom.sf(c - 1, nn, b) if relation == "<=" else stats.binom.cdf(c, nn, b)
     p = np.clip(p, 0.0, 1.0)
     return float(p) if np.ndim(p) == 0 else p
@@ -537,7 +691,11 @@ def holm_adjusted(pvalues: Any) -> np.ndarray:
         >>> holm_adjusted([0.01, 0.04, 0.03]).round(3).tolist()
         [0.03, 0.06, 0.06]
     """
-    p = as_numpy(pvalues, "pvalues").reshape(-1)
+    p = as_numpy(pvalues, "pvalues")
+    if p.ndim > 1:
+        raise ValueError(f"pvalues must be a 1-D array (one family of hypotheses), got shape "
+                         f"{p.shape}")
+    p = p.reshape(-1)
     if np.any((p < 0) | (p > 1)):
         raise ValueError("pvalues must lie in [0, 1]")
     m = p.size

@@ -14,6 +14,12 @@ Conventions (measured on POT 0.9.7, docs/numerics.md):
 - Sample ``W_1`` in high dimension is dominated by sampling noise, so
   `check_wasserstein_bound` calibrates against the distance between two halves of the
   demonstrations.
+- Units: ``W_p`` is homogeneous of degree 1 in the samples, so every distance is computed
+  on the samples divided by a power of two near their largest entry (exact) and scaled
+  back: costs neither overflow (samples near 1e300, ``p`` up to 1000) nor underflow
+  (samples near 1e-300), and POT's solvers see costs in ``[0, (2 sqrt D)^p]``. Costs are
+  ``scipy``'s ``cdist`` (``torch.cdist`` without the matrix-product shortcut): ``ot.dist``
+  expands ``|x|^2 + |y|^2 - 2 x.y``, which leaves ~1e-8 residues at coincident points.
 
 NumPy in -> Python float out; torch in -> 0-d torch tensor out (POT's backend keeps the
 tensors; ``ot.emd2`` is differentiable in the samples).
@@ -31,6 +37,7 @@ import ot
 from scipy import stats
 from scipy.spatial.distance import cdist
 
+from numerics import _inputs
 from numerics.modes import BoundCheck, as_numpy, check_interval_bound
 from theory import _args
 
@@ -42,6 +49,13 @@ __all__ = [
 Method = Literal["auto", "exact", "sliced", "sinkhorn", "1d"]
 _METHODS = ("auto", "exact", "sliced", "sinkhorn", "1d")
 NUM_ITER_MAX = 10_000_000
+# Size limits (documented in each function): a dense n x m cost matrix and plan per side
+# (8e8 bytes at 10^4), and the sliced projections (memory n_projections x (n + m)).
+MAX_DENSE = 10_000
+MAX_PROJECTIONS = 100_000
+MAX_ORDER = 1000.0
+_SINKHORN_ITERATIONS = 10_000
+_SINKHORN_BLOCK = 20            # iterations between two checks of the time limit
 
 
 def _is_torch(x: Any) -> bool:
@@ -53,11 +67,16 @@ def _samples(x: Any, name: str, like_torch: bool):
     if like_torch:
         import torch
 
-        t = x if _is_torch(x) else torch.as_tensor(np.asarray(x, dtype=float))
+        if not _is_torch(x):
+            t = torch.as_tensor(as_numpy(x, name))
+        elif x.dtype == torch.bool or x.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
+        else:
+            t = x
         if t.ndim == 1:
             t = t[:, None]
-        if t.ndim != 2 or t.shape[0] < 1:
-            raise ValueError(f"{name} must have shape [n] or [n, D] with n >= 1, "
+        if t.ndim != 2 or t.shape[0] < 1 or t.shape[1] < 1:
+            raise ValueError(f"{name} must have shape [n] or [n, D] with n, D >= 1, "
                              f"got {tuple(t.shape)}")
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} must be finite, got a non-finite entry")
@@ -65,9 +84,24 @@ def _samples(x: Any, name: str, like_torch: bool):
     a = as_numpy(x, name)
     if a.ndim == 1:
         a = a[:, None]
-    if a.ndim != 2 or a.shape[0] < 1:
-        raise ValueError(f"{name} must have shape [n] or [n, D] with n >= 1, got {a.shape}")
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"{name} must have shape [n] or [n, D] with n, D >= 1, got {a.shape}")
     return a
+
+
+def _scale(*samples) -> float:
+    """A power of two near the largest |entry| (1 if all are 0): the unit of the costs."""
+    top = max(float(abs(v).max()) for v in samples)
+    return math.ldexp(1.0, math.frexp(top)[1]) if top > 0 else 1.0
+
+
+def _order(p: Any) -> float:
+    v = _args.finite(p, "p")
+    if np.ndim(v) != 0 or _args.is_symbolic(v):
+        raise TypeError(f"p must be a real number, got {type(p).__name__}")
+    if not 1 <= float(v) <= MAX_ORDER:
+        raise ValueError(f"p must be >= 1 and <= {MAX_ORDER:g}, got {float(v)!r}")
+    return float(v)
 
 
 def _weights(w: Any, n: int, name: str, like):
@@ -78,16 +112,21 @@ def _weights(w: Any, n: int, name: str, like):
     a = as_numpy(w, name)
     if a.shape != (n,):
         raise ValueError(f"{name} must have shape [{n}], got {a.shape}")
-    if np.any(a < 0) or a.sum() <= 0:
+    if np.any(a < 0) or not np.any(a > 0):
         raise ValueError(f"{name} must be non-negative with a positive sum")
+    a = a / a.max()      # first, so that the sum cannot overflow
     return nx.from_numpy(a / a.sum(), type_as=like)
 
 
 def _cost(x, y, p: float):
-    if p == 2:
-        return ot.dist(x, y, metric="sqeuclidean")
-    m = ot.dist(x, y, metric="euclidean")
-    return m if p == 1 else m ** p
+    """``|x_i - y_j|^p`` by direct differences (samples in units where they are O(1))."""
+    if _is_torch(x):
+        import torch
+
+        d = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")
+    else:
+        d = cdist(x, y)
+    return d if p == 1 else (d * d if p == 2 else d ** p)
 
 
 def _emd_cost(a, b, M):
@@ -99,9 +138,31 @@ def _emd_cost(a, b, M):
     return value
 
 
+def _sinkhorn_cost(a, b, C, reg: float, max_seconds: float):
+    """``<P_reg, C>`` of the entropic plan (log-domain Sinkhorn), in blocks of iterations
+    warm-started from the previous potentials (the same iterates as one long run), so that
+    ``max_seconds`` bounds the time: each iteration costs O(n m), and small ``reg`` may need
+    all 10^4 of them."""
+    deadline = time.perf_counter() + max_seconds
+    warm, err = None, math.inf
+    for _ in range(_SINKHORN_ITERATIONS // _SINKHORN_BLOCK):
+        plan, log = ot.bregman.sinkhorn_log(a, b, C, reg, numItermax=_SINKHORN_BLOCK,
+                                            stopThr=1e-9, log=True, warn=False, warmstart=warm)
+        err = float(log["err"][-1]) if log["err"] else 0.0
+        if err <= 1e-9 or time.perf_counter() > deadline:
+            break
+        warm = (log["log_u"], log["log_v"])
+    if err > 1e-6:
+        raise ValueError(f"Sinkhorn did not converge (marginal error {err:.2g} after the "
+                         f"iteration or time limit, max_seconds={max_seconds:g}); raise reg, "
+                         "or use method='exact' or 'sliced'")
+    return (plan * C).sum()
+
+
 def wasserstein(x: Any, y: Any, p: float = 1, method: Method = "auto", *,
                 x_weights: Any = None, y_weights: Any = None, n_projections: int = 200,
-                reg: float | None = None, seed: int = 0, max_exact: int = 10_000):
+                reg: float | None = None, seed: int = 0, max_exact: int = 10_000,
+                max_seconds: float = 60.0):
     r"""Wasserstein distance ``W_p`` between two (weighted) sample sets.
 
     .. math:: W_p(\mu, \nu) = \Big(\min_{P \in \Pi(a, b)} \sum_{ij} P_{ij}
@@ -119,33 +180,55 @@ def wasserstein(x: Any, y: Any, p: float = 1, method: Method = "auto", *,
           ``n_projections`` random directions (``ot.sliced_wasserstein_distance``):
           a **lower** bound on ``W_p``, equal to it in 1-D.
         - ``"sinkhorn"``: ``(<P_reg, C>)^{1/p}`` for the entropic plan ``P_reg``
-          (``ot.sinkhorn2``, log-domain): an **upper** bound on ``W_p`` (up to the
-          marginal tolerance); ``reg`` defaults to ``0.01 * mean cost``.
+          (log-domain Sinkhorn, at most 10^4 iterations and ``max_seconds``): an
+          **upper** bound on ``W_p`` (up to the marginal tolerance 1e-6); ``reg``
+          defaults to ``0.01 * mean cost``. Up to ``10^4`` points per side.
         - ``"auto"``: ``"1d"`` if ``D = 1``; ``"exact"`` up to ``max_exact`` points per
           side; else ``"sliced"`` (a lower bound -- see above).
 
     Args:
-        x: ``[n]`` or ``[n, D]`` samples (NumPy or torch).
+        x: ``[n]`` or ``[n, D]`` samples (NumPy or torch), finite.
         y: ``[m]`` or ``[m, D]`` samples, same ``D``.
-        p: order ``p >= 1``.
+        p: order in ``[1, 1000]``.
         method: see above.
         x_weights, y_weights: optional ``[n]``/``[m]`` non-negative weights (normalised).
-        n_projections, seed: for ``"sliced"``.
-        reg: entropic regularisation for ``"sinkhorn"`` (absolute, > 0).
-        max_exact: the largest sample size ``"auto"``/``"exact"`` solve exactly.
+        n_projections, seed: for ``"sliced"`` (``1 <= n_projections <= 10^5``).
+        reg: entropic regularisation for ``"sinkhorn"`` (absolute, in the units of the
+            cost ``|x - y|^p``, > 0).
+        max_exact: the largest sample size ``"auto"``/``"exact"`` solve exactly, in
+            ``[1, 10^4]``.
+        max_seconds: time limit of ``"sinkhorn"`` (> 0).
 
     Returns:
-        ``W_p`` (Python float; a 0-d tensor if ``x`` or ``y`` is a torch tensor).
+        ``W_p`` (Python float; a 0-d tensor if ``x`` or ``y`` is a torch tensor). Accurate
+        over the whole float64 range of the samples (module docstring, "Units"); for large
+        ``p`` the costs of pairs closer than ``10^(-300/p)`` times the largest entry
+        round to 0.
+
+    Raises:
+        ValueError: shapes, non-finite samples, options out of range (named), a size above
+            a limit, Sinkhorn not converged within its iteration or time limit.
+        TypeError: non-real samples or options (str, bytes, complex, bool).
 
     Reference: Peyre & Cuturi, *Computational Optimal Transport*, 2019 (Ch. 2-3, 9);
     Flamary et al., POT, JMLR 2021.
+
+    Examples:
+        >>> wasserstein([0.0, 1.0], [2.0, 3.0])
+        2.0
+        >>> wasserstein([[1e200]], [[-1e200]], 2, "exact")
+        2e+200
     """
-    if method not in _METHODS:
+    if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    p = _args.positive(p, "p")
-    if p < 1:
-        raise ValueError(f"p must be >= 1, got {p}")
-    max_exact = _args.integer_at_least(max_exact, "max_exact", 1)
+    p = _order(p)
+    # every option is checked whatever the method, so that a typo never passes silently
+    max_exact = _args.integer_at_least(max_exact, "max_exact", 1, MAX_DENSE)
+    n_projections = _args.integer_at_least(n_projections, "n_projections", 1, MAX_PROJECTIONS)
+    seed = _inputs.seed(seed)
+    if reg is not None:
+        reg = float(_args.positive(reg, "reg"))
+    max_seconds = float(_args.positive(max_seconds, "max_seconds"))
     torch_out = _is_torch(x) or _is_torch(y)
     xs, ys = _samples(x, "x", torch_out), _samples(y, "y", torch_out)
     if xs.shape[1] != ys.shape[1]:
@@ -161,32 +244,39 @@ def wasserstein(x: Any, y: Any, p: float = 1, method: Method = "auto", *,
     b = _weights(y_weights, m, "y_weights", xs)
     if method == "auto":
         method = "1d" if dim == 1 else ("exact" if max(n, m) <= max_exact else "sliced")
+    if method == "1d" and dim != 1:
+        raise ValueError(f"method='1d' needs D = 1, got D = {dim}")
+    if method == "exact" and max(n, m) > max_exact:
+        raise ValueError(f"method='exact' is limited to max_exact={max_exact} points per "
+                         f"side, got {max(n, m)}; use method='sliced' or raise max_exact")
+    if method == "sinkhorn" and max(n, m) > MAX_DENSE:
+        raise ValueError(f"method='sinkhorn' is limited to {MAX_DENSE} points per side (a "
+                         f"dense cost matrix), got {max(n, m)}; use method='sliced'")
+    s = _scale(xs, ys)
+    xs, ys = xs / s, ys / s
     if method == "1d":
-        if dim != 1:
-            raise ValueError(f"method='1d' needs D = 1, got D = {dim}")
         if p == 1 and not torch_out:
-            return float(stats.wasserstein_distance(xs[:, 0], ys[:, 0], a, b))
-        value = ot.wasserstein_1d(xs[:, 0], ys[:, 0], a, b, p=p) ** (1 / p)
+            value = float(stats.wasserstein_distance(xs[:, 0], ys[:, 0], a, b))
+        else:
+            value = ot.wasserstein_1d(xs[:, 0], ys[:, 0], a, b, p=p) ** (1 / p)
     elif method == "exact":
-        if max(n, m) > max_exact:
-            raise ValueError(f"method='exact' is limited to max_exact={max_exact} points per "
-                             f"side, got {max(n, m)}; use method='sliced' or raise max_exact")
         value = _emd_cost(a, b, _cost(xs, ys, p)) ** (1 / p)
     elif method == "sliced":
-        n_projections = _args.integer_at_least(n_projections, "n_projections", 1)
         value = ot.sliced_wasserstein_distance(xs, ys, a, b, n_projections=n_projections,
-                                               p=p, seed=_args.integer_at_least(seed, "seed", 0))
+                                               p=p, seed=seed)
     else:
         C = _cost(xs, ys, p)
         if float(C.max()) == 0:   # all points coincide; a zero default reg would divide by 0
             return C.sum() if torch_out else 0.0
-        reg = 0.01 * float(C.mean()) if reg is None else _args.positive(reg, "reg")
-        value, log = ot.sinkhorn2(a, b, C, reg, method="sinkhorn_log", numItermax=10_000,
-                                  stopThr=1e-9, log=True)
-        if log["err"] and float(log["err"][-1]) > 1e-6:
-            raise RuntimeError(f"Sinkhorn did not converge (marginal error "
-                               f"{float(log['err'][-1]):.2g}); raise reg")
-        value = value ** (1 / p)
+        # reg is in the units of the cost: s^p there
+        unit_reg = 0.01 * float(C.mean()) if reg is None else math.exp(
+            math.log(reg) - p * math.log(s))
+        if not 0 < unit_reg < math.inf:
+            raise ValueError(f"reg={reg!r} is out of range for samples of size {s:.3g} at "
+                             f"p={p:g} (reg / size^p under- or overflows)")
+        value = _sinkhorn_cost(a, b, C, unit_reg, max_seconds) ** (1 / p)
+    with np.errstate(over="ignore"):
+        value = value * s
     return value if torch_out else float(value)
 
 
@@ -206,22 +296,37 @@ def empirical_transport_map(base: Any, actions: Any, p: float = 2) -> np.ndarray
         base: ``[n, D]`` base samples (e.g. the noise fed to a sampler, shaped like a
             chunk as in Diffusion Policy).
         actions: ``[m, D]`` action samples (the cost ``|x - y|`` needs one space).
-        p: cost exponent ``>= 1``.
+            At most ``10^4`` points per side (a dense plan).
+        p: cost exponent in ``[1, 1000]``.
 
     Returns:
         ``[n, D]`` images ``T(x_i)`` (float64 NumPy).
+
+    Raises:
+        ValueError: shapes, sizes, non-finite samples, ``p`` out of range.
+        TypeError: non-real input.
+
+    Examples:
+        >>> empirical_transport_map([[0.0], [1.0]], [[5.0], [3.0]]).tolist()
+        [[3.0], [5.0]]
     """
-    p = _args.positive(p, "p")
-    if p < 1:
-        raise ValueError(f"p must be >= 1, got {p}")
+    p = _order(p)
     x, y = _samples(base, "base", False), _samples(actions, "actions", False)
     if x.shape[1] != y.shape[1]:
         # Between spaces of different dimension there is no common Euclidean cost.
         raise ValueError(f"base and actions must have the same dimension, got {x.shape[1]} "
                          f"and {y.shape[1]}")
     n, m = x.shape[0], y.shape[0]
-    plan = ot.emd(np.full(n, 1 / n), np.full(m, 1 / m), _cost(x, y, p), numItermax=NUM_ITER_MAX)
-    return (plan @ y) * n
+    if max(n, m) > MAX_DENSE:
+        raise ValueError(f"base and actions are limited to {MAX_DENSE} points each (a dense "
+                         f"plan), got {n} and {m}")
+    s = _scale(x, y)    # the optimal plan does not change with the units
+    plan, log = ot.emd(np.full(n, 1 / n), np.full(m, 1 / m), _cost(x / s, y / s, p),
+                       numItermax=NUM_ITER_MAX, log=True)
+    if log["warning"] is not None:
+        raise RuntimeError(f"exact EMD did not converge ({log['warning']}); pass fewer samples")
+    # rows of n * plan sum to 1: a convex combination of actions cannot overflow
+    return (plan * n) @ y
 
 
 def lipschitz_ratio(inputs: Any, outputs: Any, chunk: int = 1024) -> float:
@@ -233,25 +338,69 @@ def lipschitz_ratio(inputs: Any, outputs: Any, chunk: int = 1024) -> float:
     exists (Kirszbraun's extension), i.e. how sharp a map the data demand (T8). Pairs
     with ``x_i = x_j`` are skipped. Cost ``O(n^2 D)`` in blocks of ``chunk`` rows.
 
+    Numerics: a pair whose distance lies outside ``[1e-150, 1e150]`` (where ``cdist``'s
+    squares lose precision, underflow or overflow) is measured again as ``m |d / m|``,
+    ``m`` its largest coordinate difference; the quotient is formed from mantissas and
+    exponents, so ``1e300 / 1e-300`` is ``inf`` only because the true value exceeds
+    float64, never by an intermediate overflow.
+
     Args:
         inputs: ``[n, d]`` points ``x_i``, ``n >= 2``.
         outputs: ``[n, D]`` their images ``T(x_i)``.
+        chunk: rows per block, ``>= 1``.
+
+    Returns:
+        The largest quotient (0 when all inputs coincide).
+
+    Examples:
+        >>> lipschitz_ratio([[0.0], [1.0], [3.0]], [[0.0], [2.0], [3.0]])
+        2.0
     """
     x, y = _samples(inputs, "inputs", False), _samples(outputs, "outputs", False)
     if x.shape[0] != y.shape[0] or x.shape[0] < 2:
         raise ValueError(f"inputs and outputs must hold the same number n >= 2 of points, "
                          f"got {x.shape[0]} and {y.shape[0]}")
     chunk = _args.integer_at_least(chunk, "chunk", 1)
-    best = 0.0
+    # halve entries near the float64 limit so that differences cannot overflow (exact)
+    sx, sy = (4.0 if float(np.abs(v).max()) > 2.0**1020 else 1.0 for v in (x, y))
+    x, y = x / sx, y / sy
+    best_key, best = -math.inf, (0.0, 0)
     for start in range(0, x.shape[0], chunk):
         # cdist takes differences directly; ot.dist's |x|^2 + |y|^2 - 2 x.y expansion leaves
         # ~1e-8 residues at coincident points, which would dominate the quotient.
-        dx = cdist(x[start:start + chunk], x)
-        dy = cdist(y[start:start + chunk], y)
-        ok = dx > 0
-        if ok.any():
-            best = max(best, float(np.max(dy[ok] / dx[ok])))
-    return best
+        dx = _distances(x[start:start + chunk], x)
+        dy = _distances(y[start:start + chunk], y)
+        ok = (dx > 0) & (dy > 0)
+        if not ok.any():
+            continue
+        # dy / dx = (my / mx) 2^(ey - ex), compared by its log2: no overflow in between
+        my, ey = np.frexp(dy[ok])
+        mx, ex = np.frexp(dx[ok])
+        ratio, exponent = my / mx, ey - ex
+        key = exponent + np.log2(ratio)
+        i = int(np.argmax(key))
+        if key[i] > best_key:
+            best_key, best = float(key[i]), (float(ratio[i]), int(exponent[i]))
+    if best_key == -math.inf:
+        return 0.0
+    ratio, exponent = best
+    exponent += math.frexp(sy)[1] - math.frexp(sx)[1]
+    try:
+        return math.ldexp(ratio, exponent)
+    except OverflowError:   # the true quotient exceeds float64
+        return math.inf
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances of the rows of ``a`` and ``b``: ``cdist``, and for the pairs whose
+    largest coordinate difference is outside ``[1e-150, 1e150]`` (where squares underflow or
+    overflow) ``m |d / m|`` with ``m`` that difference."""
+    d = cdist(a, b)
+    top = cdist(a, b, "chebyshev")
+    for i, j in zip(*np.nonzero((top > 0) & ((top < 1e-150) | (top > 1e150))), strict=True):
+        diff = a[i] - b[j]
+        d[i, j] = top[i, j] * np.linalg.norm(diff / top[i, j])
+    return d
 
 
 def check_wasserstein_bound(policy_samples: Any, demo_samples: Any, L: float,
@@ -282,17 +431,27 @@ def check_wasserstein_bound(policy_samples: Any, demo_samples: Any, L: float,
         demo_samples: ``[N, D]`` demonstrations at that observation, ``N >= 4``.
         L: the policy's Lipschitz constant (> 0); separation: ``Delta > 0``.
         weights: mode weights ``w`` (``K = 2`` as in T5).
-        p: order ``>= 1``; confidence: bootstrap level; seed: subsampling and bootstrap.
+        p: order in ``[1, 1000]``; confidence: bootstrap level; seed: subsampling and
+            bootstrap.
+        n_bootstrap: resamples, in ``[10, 10^4]``; max_samples: ``h`` at most, in
+            ``[2, 5000]``. The work, ``n_bootstrap + 2`` exact transport problems of size
+            ``h``, is limited to ``(n_bootstrap + 2) h^2 <= 2^30`` (about 100 s here).
 
     Returns:
         `BoundCheck` with proposition "T5", relation ">=", ``n = h``.
+
+    Raises:
+        ValueError: shapes, too few samples, options out of range or beyond the work limit
+            (pass fewer ``max_samples`` or ``n_bootstrap``), invalid ``L``, ``separation``,
+            ``weights`` or ``p`` (as in `theory.wasserstein_lower_bound`).
     """
     import theory  # lazily: numerics needs theory only for this check
 
-    confidence = _args.open_probability(confidence, "confidence")
-    n_bootstrap = _args.integer_at_least(n_bootstrap, "n_bootstrap", 10)
-    max_samples = _args.integer_at_least(max_samples, "max_samples", 2)
-    seed = _args.integer_at_least(seed, "seed", 0)
+    confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
+    n_bootstrap = _args.integer_at_least(n_bootstrap, "n_bootstrap", 10, 10_000)
+    max_samples = _args.integer_at_least(max_samples, "max_samples", 2, 5_000)
+    seed = _inputs.seed(seed)
+    p = _order(p)
     x = _samples(policy_samples, "policy_samples", False)
     d = _samples(demo_samples, "demo_samples", False)
     if x.shape[1] != d.shape[1]:
@@ -304,6 +463,10 @@ def check_wasserstein_bound(policy_samples: Any, demo_samples: Any, L: float,
     bound = float(theory.wasserstein_lower_bound(L, separation, weights=weights, p=p))
     start = time.perf_counter()
     h = min(x.shape[0], d.shape[0] // 2, max_samples)
+    if (n_bootstrap + 2) * h * h > 2**30:
+        raise ValueError(f"n_bootstrap={n_bootstrap} resamples of h={h} samples exceed the work "
+                         "limit (n_bootstrap + 2) h^2 <= 2^30; pass fewer max_samples or "
+                         "n_bootstrap")
     rng = np.random.default_rng(seed)
     perm = rng.permutation(d.shape[0])
     half, other = d[perm[:h]], d[perm[h:2 * h]]
@@ -376,7 +539,7 @@ class AtomDistance:
         ``\mu`` under the cell map, and ``W_1(\nu', \nu) \le \max_{ij}|c_i - c_j|
         \, TV(q, w)``, ``q`` the cell masses.
         """
-        confidence = _args.open_probability(confidence, "confidence")
+        confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
         alpha = 1 - confidence
         n = self.n_eval
         t_low = stats.t.ppf(1 - alpha / 2, n - 1) if n > 1 else math.inf
@@ -392,7 +555,7 @@ class AtomDistance:
     def detectable(self, confidence: float) -> float:
         """The smallest upper end any outcome of this size could give: every sample on
         its atom (zero cost) in the proportions ``w``."""
-        confidence = _args.open_probability(confidence, "confidence")
+        confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
         counts = np.floor(np.asarray(self.weights) * self.n_eval).astype(int)
         counts[np.argmax(self.weights)] += self.n_eval - counts.sum()
         return float(self.max_separation * self._tv_upper(counts, (1 - confidence) / 4))
@@ -413,12 +576,20 @@ def w1_to_atoms(samples: Any, atoms: Any, weights: Any, *, seed: int = 0,
 
     Args:
         samples: ``[n, D]`` samples of ``mu`` (``n >= 4``).
-        atoms: ``[K, D]`` atom positions ``c_k``; weights: ``[K]`` positive, summing to 1.
+        atoms: ``[K, D]`` atom positions ``c_k``; weights: ``[K]`` positive, summing to 1
+            (``[1.0]`` for one atom).
         seed: seed of the random split.
-        max_samples: at most this many samples (a size cap: memory ``n K``).
+        max_samples: at most this many samples, in ``[4, 10^7]`` (a size cap: memory
+            ``n K``, with ``n K <= 2^27`` as well).
 
     Returns:
-        `AtomDistance`.
+        `AtomDistance`; its lengths are exact to rounding over the whole float64 range (the
+        problem is solved in units of a power of two near the largest entry, scaled back).
+
+    Raises:
+        ValueError: shapes, sizes, non-finite entries, weights that are not positive or do
+            not sum to 1.
+        TypeError: non-real input.
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -431,14 +602,27 @@ def w1_to_atoms(samples: Any, atoms: Any, weights: Any, *, seed: int = 0,
     c = as_numpy(atoms, "atoms")
     if c.ndim != 2 or c.shape[1] != x.shape[1] or c.shape[0] < 1:
         raise ValueError(f"atoms must have shape [K, {x.shape[1]}], got {c.shape}")
-    w = _args.weight_vector(weights, "weights") if c.shape[0] > 1 else np.ones(1)
+    if c.shape[0] > 1:
+        w = _args.weight_vector(weights, "weights")
+    else:
+        w = _args.real_array(weights, "weights")
+        if w.shape != (1,) or abs(float(w[0]) - 1.0) > 1e-9:
+            raise ValueError(f"weights must be [1.0] for a single atom, got {w.tolist()}")
+        w = np.ones(1)
     if w.shape != (c.shape[0],):
         raise ValueError(f"weights must have {c.shape[0]} entries, got {w.shape}")
     max_samples = _args.integer_at_least(max_samples, "max_samples", 4, 10_000_000)
-    seed = _args.integer_at_least(seed, "seed", 0)
+    seed = _inputs.seed(seed)
     if not 4 <= x.shape[0] <= max_samples:
         raise ValueError(f"samples must hold between 4 and max_samples={max_samples} points, "
                          f"got {x.shape[0]}")
+    if x.shape[0] * c.shape[0] > 2**27:
+        raise ValueError(f"samples x atoms = {x.shape[0]} x {c.shape[0]} exceeds the limit "
+                         "n K <= 2^27; pass fewer samples")
+    # W1 and every statistic below are homogeneous of degree 1 in the positions: solve in
+    # units of a power of two near the largest entry (exact) and scale the lengths back
+    s = _scale(x, c)
+    x, c = x / s, c / s
     rng = np.random.default_rng(seed)
     perm = rng.permutation(x.shape[0])
     fit, ev = x[perm[: x.shape[0] // 2]], x[perm[x.shape[0] // 2:]]
@@ -456,9 +640,11 @@ def w1_to_atoms(samples: Any, atoms: Any, weights: Any, *, seed: int = 0,
     cost = phi + g[cell]
     sep = float(cdist(c, c).max()) if c.shape[0] > 1 else 0.0
     n = ev.shape[0]
-    return AtomDistance(
-        estimate=estimate, dual_mean=float(phi.mean()), dual_sd=float(phi.std(ddof=1)),
-        dual_offset=float(w @ g), cost_mean=float(cost.mean()),
-        cost_sd=float(cost.std(ddof=1)),
-        cell_counts=tuple(int(v) for v in np.bincount(cell, minlength=c.shape[0])),
-        weights=tuple(float(v) for v in w), max_separation=sep, n_fit=fit.shape[0], n_eval=n)
+    with np.errstate(over="ignore"):
+        return AtomDistance(
+            estimate=estimate * s, dual_mean=float(phi.mean()) * s,
+            dual_sd=float(phi.std(ddof=1)) * s, dual_offset=float(w @ g) * s,
+            cost_mean=float(cost.mean()) * s, cost_sd=float(cost.std(ddof=1)) * s,
+            cell_counts=tuple(int(v) for v in np.bincount(cell, minlength=c.shape[0])),
+            weights=tuple(float(v) for v in w), max_separation=sep * s, n_fit=fit.shape[0],
+            n_eval=n)

@@ -263,6 +263,9 @@ def at_least(x: Any, name: str, low: float, high: float = math.inf) -> Any:
                                   f"a real number in [{low:g}, {high:g})"))
 
 
+_FLOAT_INT_MAX = 2**1023  # the largest power of two below float64's maximum
+
+
 def integer_at_least(n: Any, name: str, low: int, high: int | None = None) -> int:
     """An integer ``n`` with ``low <= n (<= high)``; integral floats, NumPy integers, 0-d
     arrays and SymPy integers are accepted, booleans and non-integral values are not."""
@@ -279,8 +282,12 @@ def integer_at_least(n: Any, name: str, low: int, high: int | None = None) -> in
         if isinstance(n, (float, np.floating)) and not float(n).is_integer():
             raise ValueError(f"{name} must be an integer, got {n!r}")
         v = int(n)
+    if high is None and abs(v) > _FLOAT_INT_MAX:
+        # integers beyond float64 overflow wherever they meet a float (OverflowError)
+        high = _FLOAT_INT_MAX
     if v < low or (high is not None and v > high):
-        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+        shown_high = "2**1023" if high == _FLOAT_INT_MAX else high
+        rng = f">= {low}" if high is None else f"in [{low}, {shown_high}]"
         shown = v if abs(v) < 10**30 else f"an integer with {len(str(abs(v)))} digits"
         raise ValueError(f"{name} must be an integer {rng}, got {shown}")
     return v

@@ -253,6 +253,14 @@ def max_mode_mass(L: Any, separation: Any, n_modes: Any = 2) -> Any:
         import sympy
 
         return normal_cdf_expr(normal_quantile_expr(sympy.Integer(1) / K) - sep / (2 * L))
+    x = _t2_argument(L, sep, K)
+    return _args.scalar_out(special.ndtr(x, out=x) if isinstance(x, np.ndarray)
+                            else special.ndtr(x))
+
+
+def _t2_argument(L: Any, sep: Any, K: int) -> Any:
+    """``Phi^{-1}(1/K) - Delta/(2L)`` on arrays (validated ``L``, ``sep``), broadcasting
+    errors naming the arguments."""
     try:
         # sep / (-2 L), not sep * (-0.5 / L): the latter is 0 * inf = NaN at L = 5e-324.
         with np.errstate(over="ignore"):
@@ -262,8 +270,7 @@ def max_mode_mass(L: Any, separation: Any, n_modes: Any = 2) -> Any:
         raise
     if K != 2:
         x += _quantile_of_share(K)
-    return _args.scalar_out(special.ndtr(x, out=x) if isinstance(x, np.ndarray)
-                            else special.ndtr(x))
+    return x
 
 
 def log_max_mode_mass(L: Any, separation: Any, n_modes: Any = 2) -> Any:
@@ -311,14 +318,7 @@ def log_max_mode_mass(L: Any, separation: Any, n_modes: Any = 2) -> Any:
         import sympy
 
         return sympy.log(max_mode_mass(L, sep, K), evaluate=False)
-    try:
-        with np.errstate(over="ignore"):
-            x = np.divide(sep, -2.0 * L)
-    except ValueError:
-        _named_broadcast(L=L, separation=sep)
-        raise
-    if K != 2:
-        x += _quantile_of_share(K)
+    x = _t2_argument(L, sep, K)
     return _args.scalar_out(special.log_ndtr(x, out=x) if isinstance(x, np.ndarray)
                             else float(special.log_ndtr(x)))
 

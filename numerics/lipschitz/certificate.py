@@ -18,7 +18,7 @@ gives ``Lip(f) <= sqrt(rho)``. If ``-C(T) > 0``, ``M <= 0`` iff
 hence for *every* diagonal ``T >= 0`` with ``-C(T) > 0``:
 ``Lip(f) <= sqrt(lambda_max(P + B^T (-C)^{-1} B))``. That is the certificate: it is a
 bound whatever produced ``T`` (an SDP solver, L-BFGS, a closed form), so no solver
-objective is ever trusted (NUMERICS-NOTES: SCS reported values below the optimum).
+objective is ever trusted (measured: SCS reported values below the optimum).
 
 ``-C > 0`` is checked by the block LDL recursion from the output layer back,
 ``S_l = 2T_l - W_l^T W_l``,
@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import torch
 
-from numerics.lipschitz.network import SlopeNetwork, check_finite
+from numerics import _inputs
+from numerics.lipschitz.network import SlopeNetwork, as_network
 
 _EPS64 = torch.finfo(torch.float64).eps
 
@@ -96,12 +97,16 @@ def certify_multipliers(
         >>> round(certify_multipliers(net, [torch.full((2,), 9.0)])[0], 6)
         3.0
     """
-    net = check_finite(SlopeNetwork(tuple(x.to(torch.float64) for x in net.weights), net.slopes))
+    net = as_network(net)
+    net = SlopeNetwork(tuple(x.to(torch.float64) for x in net.weights), net.slopes)
     if net.depth == 0:
         sigma = float(torch.linalg.matrix_norm(net.weights[0], 2))
         return sigma, {"rho": sigma**2, "min_pivot_eigenvalue": float("inf")}
-    mults = [torch.as_tensor(m, dtype=torch.float64, device=net.weights[0].device).detach()
-             for m in multipliers]
+    if not isinstance(multipliers, (list, tuple)) or len(multipliers) != net.depth:
+        raise TypeError(f"multipliers must be a list of {net.depth} tensors (one per hidden "
+                        f"layer), got {_inputs.describe_sequence(multipliers)}")
+    mults = [_inputs.real_tensor(m, f"multipliers[{k}]", finite=False).to(
+        net.weights[0].device).detach() for k, m in enumerate(multipliers)]
     for k, m in enumerate(mults):
         if m.shape != (net.weights[k].shape[0],):
             raise ValueError(f"multipliers[{k}] must have shape ({net.weights[k].shape[0]},), "
@@ -136,7 +141,7 @@ def scalar_feasible_multipliers(net: SlopeNetwork) -> list[torch.Tensor]:
         >>> scalar_feasible_multipliers(SlopeNetwork((eye, 3 * eye), ((0.0, 1.0),)))
         [tensor([9., 9.], dtype=torch.float64)]
     """
-    w = net.weights
+    w = as_network(net).weights
     depth = net.depth
     tiny = torch.finfo(torch.float64).tiny ** 0.5
     t = [None] * depth

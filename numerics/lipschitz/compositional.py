@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from numerics.lipschitz.network import SlopeNetwork
+from numerics.lipschitz.network import SlopeNetwork, as_network
 
 
 def spectral_product(net: SlopeNetwork) -> float:
@@ -18,6 +18,7 @@ def spectral_product(net: SlopeNetwork) -> float:
         >>> spectral_product(SlopeNetwork((2 * eye, 3 * eye), ((0.0, 1.0),)))
         6.0
     """
+    net = as_network(net)
     value = 1.0
     for w in net.weights:
         value *= float(torch.linalg.matrix_norm(w, 2))
@@ -52,6 +53,7 @@ def eclipse_fast(net: SlopeNetwork) -> tuple[float, list[torch.Tensor]]:
         >>> round(eclipse_fast(SlopeNetwork((2 * eye, 3 * eye), ((0.0, 1.0),)))[0], 6)
         6.0
     """
+    net = as_network(net)
     if any(a < 0 for a, _ in net.slopes):
         raise ValueError(
             "eclipse-fast needs activation slopes alpha >= 0 (ReLU, LeakyReLU, tanh, "
@@ -69,8 +71,10 @@ def eclipse_fast(net: SlopeNetwork) -> tuple[float, list[torch.Tensor]]:
         if lam <= 0:  # a zero layer: f is constant
             return 0.0, [torch.zeros(x.shape[0], dtype=x.dtype) for x in w[:-1]]
         lk = 1.0 / (2 * m2 * lam)
-        x = lk * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device) \
-            - lk**2 * m2 * gram
+        # X_k = l_k I - l_k^2 m_k^2 G = l_k (I - G / (2 lambda)): l_k^2 alone overflows or
+        # underflows for weights far from unit scale
+        x = lk * (torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+                  - gram / (2 * lam))
         x_chol = torch.linalg.cholesky(x)
         scales.append(lk)
     wl = torch.linalg.solve_triangular(x_chol, w[-1].T, upper=False).T

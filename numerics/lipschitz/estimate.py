@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from numerics import _inputs
+from theory import _args
+
 Kind = Literal["upper", "lower", "exact"]
 
 
@@ -31,5 +34,6 @@ class LipschitzEstimate:
     def __post_init__(self) -> None:
         if self.kind not in ("upper", "lower", "exact"):
             raise ValueError(f"kind must be 'upper', 'lower' or 'exact', got {self.kind!r}")
-        if not self.value >= 0:
-            raise ValueError(f"value must be a non-negative number, got {self.value!r}")
+        # a bool or numeric text is not a constant; NumPy scalars are stored as floats
+        value = _inputs.real_scalar(self.value, "value", _args.nonnegative_or_inf)
+        object.__setattr__(self, "value", value)

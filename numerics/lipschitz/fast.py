@@ -7,7 +7,7 @@ set ``{-C(T) > 0}``, whose boundary ``rho`` blows up at. It is solved here by L-
 in torch (CPU or GPU) on the smoothed objective
 ``rho_s(T) = s log sum_i exp(lambda_i / s)`` (``lambda_max <= rho_s <= lambda_max + s log n_0``;
 without smoothing the kinks of ``lambda_max`` stall L-BFGS 3-9% above the optimum,
-NUMERICS-NOTES), with ``s`` shrinking in stages, started from ECLipsE-Fast. Each
+measured), with ``s`` shrinking in stages, started from ECLipsE-Fast. Each
 evaluation is the block-tridiagonal recursion: ``O(l n^3)`` time, ``O(n^2)`` memory,
 against the ``(sum n_k)^2``-variable interior-point/ADMM iterations of a generic SDP.
 
@@ -17,12 +17,15 @@ float64 (`certify_multipliers`) and the best certified point seen is returned.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from numerics.lipschitz.certificate import NotCertified, certify_multipliers, schur_rho
-from numerics.lipschitz.network import SlopeNetwork, check_device
+from numerics.lipschitz.network import SlopeNetwork, as_network, check_device
 from theory import _args
 
 MAX_ITER = 10_000
@@ -33,6 +36,27 @@ _INFEASIBLE = 1e30
 
 class _OutOfTime(Exception):
     pass
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run the solver's CPU work on one torch/BLAS thread, whatever the process default.
+
+    Why: its matrices are a few hundred wide, so OpenMP threads synchronise at every
+    small operation and one descheduled thread stalls the rest; with torch's default two
+    threads and another process holding a core the solver ran 15x slower than on one
+    thread (benchmarks/RESULTS.md, "Backends"). The caller's count is restored.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def fast_certified(
@@ -76,6 +100,7 @@ def fast_certified(
         >>> round(fast_certified(net, [torch.full((2,), 9.0, dtype=torch.float64)])[0], 4)
         3.0
     """
+    net = as_network(net)
     max_iter = _args.integer_at_least(max_iter, "max_iter", 1, MAX_ITER)
     tolerance = float(_args.positive(tolerance, "tolerance"))
     if max_seconds is not None:
@@ -86,6 +111,14 @@ def fast_certified(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     device = check_device(device)
+    with _one_cpu_thread(torch.device(device)):
+        return _fast_certified(net, start, device, dtype, smoothing, max_iter, max_seconds,
+                               tolerance)
+
+
+def _fast_certified(net: SlopeNetwork, start: list[torch.Tensor], device, dtype: torch.dtype,
+                    smoothing: tuple[float, ...], max_iter: int, max_seconds: float | None,
+                    tolerance: float) -> tuple[float, dict]:
     start_value, best_cert = certify_multipliers(net, start)
     best = (start_value, best_cert, [s.clone() for s in start])
     work = SlopeNetwork(tuple(w.to(device=device, dtype=dtype) for w in net.weights), net.slopes)

@@ -22,6 +22,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from numerics import _inputs
 from numerics.lipschitz.estimate import LipschitzEstimate
 from theory._args import integer_at_least, positive
 
@@ -41,6 +42,20 @@ def _infer_dim(model) -> int:
                      "pass inputs (a batch of points, shape (n, d)) or input_dim")
 
 
+def _callable_dtype(model, d: int) -> torch.dtype:
+    """The dtype of the default starts for a plain callable: torch's default dtype, or float64
+    if the callable refuses that (a closure over a float64 network)."""
+    for dtype in dict.fromkeys((torch.get_default_dtype(), torch.float64)):
+        try:
+            with torch.no_grad():
+                model(torch.zeros(1, d, dtype=dtype))
+        except RuntimeError:
+            continue
+        return dtype
+    raise TypeError(f"model fails on inputs of shape (1, {d}) in float32 and float64: pass "
+                    "inputs (starting points of the dtype and shape it takes)")
+
+
 def _mask(d: int, input_slice, device) -> torch.Tensor:
     mask = torch.zeros(d, dtype=torch.bool, device=device)
     if input_slice is None:
@@ -54,6 +69,12 @@ def _mask(d: int, input_slice, device) -> torch.Tensor:
     if not bool(mask.any()):
         raise ValueError(f"input_slice selects no input column (width {d}): {input_slice!r}")
     return mask
+
+
+def _describe_tensor(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    return type(x).__name__
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:
@@ -87,7 +108,23 @@ def jacobian_norm(f, x: torch.Tensor, mask: torch.Tensor, n_power: int,
         >>> round(float(s[0]), 4)
         3.0
     """
+    _inputs.callable_arg(f, "f", "torch map (n, d) -> (n, ...)")
+    x = _inputs.real_tensor(x, "x", ndim=2, dtype=None, shape="(n, d)", tensor_only=True)
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a bool tensor of shape ({x.shape[1]},) (the input "
+                        f"columns that vary), got {_describe_tensor(mask)}")
+    if mask.shape != (x.shape[1],):
+        raise ValueError(f"mask must have shape ({x.shape[1]},) (one entry per input column), "
+                         f"got {tuple(mask.shape)}")
     n_power = integer_at_least(n_power, "n_power", 1, MAX_POWER)
+    _inputs.instance(generator, "generator", torch.Generator, "a torch.Generator")
+    return _jacobian_norm(f, x, mask, n_power, generator)
+
+
+def _jacobian_norm(f, x: torch.Tensor, mask: torch.Tensor, n_power: int,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`jacobian_norm` on checked arguments (the ascent's trial points may leave the finite
+    range; their NaN norms are rejected by the caller)."""
     f = _flat(f)
     with torch.no_grad():
         out_dim = f(x[:1]).shape[1]
@@ -119,7 +156,7 @@ def _gradient_ascent(f, x, mask, region, n_steps, step_size, n_power, gen):
     moving = not isinstance(region, torch.Tensor)
     member = None if isinstance(region, torch.Tensor) else region
     with torch.no_grad():
-        best, u = jacobian_norm(f, x, mask, n_power, gen)
+        best, u = _jacobian_norm(f, x, mask, n_power, gen)
     best = torch.where(_inside(member, x), best, torch.zeros_like(best))
     best_x = x.clone()
     if not moving:
@@ -136,7 +173,7 @@ def _gradient_ascent(f, x, mask, region, n_steps, step_size, n_power, gen):
         scale = step_size * x[:, mask].norm(dim=1, keepdim=True).clamp_min(1.0)
         trial = (x + scale * _unit(grad)).detach()
         with torch.no_grad():
-            sigma, u_trial = jacobian_norm(f, trial, mask, n_power, gen)
+            sigma, u_trial = _jacobian_norm(f, trial, mask, n_power, gen)
         ok = _inside(member, trial) & torch.isfinite(sigma)
         x = torch.where(ok[:, None], trial, x)
         u = torch.where(ok[:, None], u_trial, u)
@@ -237,13 +274,13 @@ def lipschitz_lower(
     n_steps = integer_at_least(n_steps, "n_steps", 0, MAX_STEPS)
     n_power = integer_at_least(n_power, "n_power", 1, MAX_POWER)
     step_size = positive(step_size, "step_size")
-    seed = integer_at_least(seed, "seed", 0)
+    seed = _inputs.seed(seed)
     if not isinstance(radii, (tuple, list)) or not radii:
         raise TypeError(f"radii must be a non-empty tuple of positive numbers, got {radii!r}")
     for r in radii:
         positive(r, "radii")
     began = time.perf_counter()
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(_inputs.torch_seed(seed))
     if isinstance(region, torch.Tensor):
         inputs = region
     elif region is not None and not callable(region):
@@ -253,15 +290,12 @@ def lipschitz_lower(
         d = (integer_at_least(input_dim, "input_dim", 1, 1 << 24) if input_dim is not None
              else _infer_dim(model))
         dtype = next((p.dtype for p in model.parameters()), torch.get_default_dtype()) \
-            if isinstance(model, nn.Module) else torch.get_default_dtype()
+            if isinstance(model, nn.Module) else _callable_dtype(model, d)
         inputs = torch.randn(n_starts, d, generator=gen, dtype=dtype)
-    if not isinstance(inputs, torch.Tensor) or inputs.ndim != 2 or inputs.shape[0] == 0:
-        raise ValueError(f"inputs must be a tensor of shape (n, d) with n >= 1, got "
-                         f"{getattr(inputs, 'shape', type(inputs).__name__)}")
-    x = inputs.detach()
-    if not bool(torch.all(torch.isfinite(x))):
-        raise ValueError("inputs must be finite (found NaN or inf): a lower bound needs points "
-                         "where the map is defined")
+    x = _inputs.real_tensor(inputs, "inputs", ndim=2, dtype=None, shape="(n, d)",
+                            tensor_only=True).detach()
+    if x.shape[0] == 0:
+        raise ValueError("inputs must hold at least one point (shape (n, d) with n >= 1)")
     mask = _mask(x.shape[1], input_slice, x.device)
     if method == "gradient-ascent":
         values, x, steps = _gradient_ascent(model, x, mask, region, n_steps, step_size,

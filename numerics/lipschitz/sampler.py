@@ -11,7 +11,7 @@ increment bound. One step, written for increments, is a small graph of *stages*:
 
 with ``y_0 = x_j`` and scalar coefficients: Euler ``x + h f(x)``; Heun and RK4 (2 and 4
 stages); DDIM ``a x + b eps(x)``; clipped DDIM (a clip stage of slope ``[0, 1]`` on the
-predicted clean sample); DDPM (the injected noise ``xi_j`` is a base coordinate, THEORY T6);
+predicted clean sample); DDPM (the injected noise ``xi_j`` is a base coordinate, docs/theory.md T6);
 a decoder ``z -> D(z)`` (one stage, ``a = 0``, L6).
 
 **Certificate** (ours; derivation and proofs in ``docs/numerics-lipschitz.md``). Every
@@ -58,9 +58,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from numerics import _inputs
 from numerics.lipschitz.certificate import NotCertified
 from numerics.lipschitz.estimate import LipschitzEstimate
-from numerics.lipschitz.network import SlopeNetwork, check_device, network_from_sequential
+from numerics.lipschitz.network import (
+    SlopeNetwork,
+    as_network,
+    check_device,
+    network_from_sequential,
+)
 from theory import _args
 
 SAMPLERS: tuple[str, ...] = ("euler", "heun", "rk4", "ddim", "ddpm", "decoder")
@@ -234,7 +240,7 @@ def unroll_sampler(
       ``alpha_bars``: the path itself, ``n_steps + 1`` values from noisy to clean (as this
       project's policies hold it). ``clip_sample = c`` clips the predicted clean sample to
       ``[-c, c]`` (diffusers' ``clip_sample_range``).
-    - ``"decoder"``: one step ``z -> f(z)`` (a CVAE decoder in ``z``, THEORY L6).
+    - ``"decoder"``: one step ``z -> f(z)`` (a CVAE decoder in ``z``, docs/theory.md L6).
 
     Returns:
         `UnrolledSampler`.
@@ -323,6 +329,10 @@ def unroll_sampler(
         labels = [float(t) for t in labels_int]
     if any(ab_prev < ab for ab, ab_prev in pairs) and sampler == "ddpm":
         raise ValueError("DDPM needs alpha-bars that increase along the sampling path")
+    if sampler == "ddpm" and any(ab >= 1.0 for ab, _ in pairs):
+        # the ancestral step divides by 1 - abar_t: a noise-free step has no DDPM update
+        raise ValueError("DDPM needs every sampled alpha-bar (alphas_cumprod[t] / alpha_bars "
+                         "before the last) below 1")
     return UnrolledSampler(sampler, _diffusion_steps(sampler, pairs, labels, clip_sample),
                            clip_sample)
 
@@ -371,6 +381,33 @@ def _network(net: nn.Module, state_dim: int) -> tuple[nn.Sequential, SlopeNetwor
     return seq, network_from_sequential(seq, slice(0, state_dim))
 
 
+def _sampler_network(net: nn.Module, unrolled: UnrolledSampler, state_dim: int,
+                     condition) -> tuple[nn.Sequential, SlopeNetwork]:
+    """The Sequential and its `SlopeNetwork` (noise columns), after checking that it maps
+    ``[state, condition(t)]`` to a state (or, for a decoder, to any output)."""
+    seq, net_slopes = _network(net, state_dim)
+    in_width = network_from_sequential(seq).weights[0].shape[1]
+    if condition is None:
+        cond_width = 0
+    else:
+        times = [st.time for step in unrolled.steps[:1] for st in step.stages if not st.clip]
+        c = condition(times[0]) if callable(condition) else condition
+        c = torch.as_tensor(c)
+        if c.ndim not in (1, 2):
+            raise ValueError(f"condition(t) must return a tensor of shape (k,), (1, k) or "
+                             f"(n, k), got {tuple(c.shape)}")
+        # the width only: sampler_map's condition may return one row per sample
+        cond_width = c.shape[-1]
+    if in_width != state_dim + cond_width:
+        raise ValueError(f"net takes {in_width} inputs but state_dim + condition width = "
+                         f"{state_dim} + {cond_width}: the input must be [state, condition(t)]")
+    d_out = net_slopes.weights[-1].shape[0]
+    if unrolled.name != "decoder" and d_out != state_dim:
+        raise ValueError(f"a {unrolled.name} sampler needs as many outputs as state inputs: "
+                         f"net outputs {d_out}, state_dim {state_dim}")
+    return seq, net_slopes
+
+
 def _condition_tensor(condition, t: float, n: int, like: torch.Tensor) -> torch.Tensor | None:
     if condition is None:
         return None
@@ -408,8 +445,9 @@ def sampler_map(
     """
     unrolled = sampler if isinstance(sampler, UnrolledSampler) else unroll_sampler(
         sampler, n_steps, **schedule)
-    state_dim = _args.integer_at_least(state_dim, "state_dim", 1)
-    seq = _find_sequential(net)
+    state_dim = _args.integer_at_least(state_dim, "state_dim", 1, MAX_WIDTH)
+    # the same networks as the bounds take: finite weights, supported layers, matching widths
+    seq, _ = _sampler_network(net, unrolled, state_dim, condition)
     clip = unrolled.clip_range
 
     def run(noise: torch.Tensor) -> torch.Tensor:
@@ -624,6 +662,60 @@ def _is_positive_definite(x: torch.Tensor, x_abs: torch.Tensor, inner: int) -> b
     return False
 
 
+def _chain_networks(nets: Any) -> dict:
+    if not isinstance(nets, dict) or not {"net", "clip"} <= set(nets):
+        raise TypeError("nets must be a dict {'net': SlopeNetwork, 'clip': SlopeNetwork}, got "
+                        f"{sorted(nets) if isinstance(nets, dict) else type(nets).__name__}")
+    checked = {k: as_network(nets[k], f"nets[{k!r}]") for k in ("net", "clip")}
+    return {k: SlopeNetwork(tuple(w.to(torch.float64) for w in v.weights), v.slopes)
+            for k, v in checked.items()}
+
+
+def _check_widths(unrolled: UnrolledSampler, nets: dict, d_in: int) -> None:
+    """Every block a step combines must have the width of what it enters (a mismatch would
+    pair blocks through a rectangular identity: a wrong matrix, not an error)."""
+    d_out = nets["net"].weights[-1].shape[0]
+    for j, step in enumerate(unrolled.steps):
+        dims = [d_in] + [d_out] * len(step.stages)
+        for s, stage in enumerate(step.stages):
+            width = nets["clip" if stage.clip else "net"].weights[0].shape[1]
+            for c, dim in zip(stage.inputs, dims, strict=False):
+                if c != 0 and dim != width:
+                    raise ValueError(f"d_in={d_in} does not fit step {j}, stage {s}: its "
+                                     f"input has width {dim} but the network takes {width}")
+        for o, dim in zip(step.output, dims, strict=True):
+            if o != 0 and dim != d_out:
+                raise ValueError(f"d_in={d_in} does not fit step {j}: it adds a block of "
+                                 f"width {dim} to the network's output (width {d_out})")
+
+
+def _chain_multipliers(mults: Any, unrolled: UnrolledSampler, nets: dict) -> list:
+    """``mults[j][s][k]`` as float64 CPU tensors of the shapes the steps need."""
+    def sequence(x, name, n):
+        if not isinstance(x, (list, tuple)) or len(x) != n:
+            raise ValueError(f"{name} must hold {n} entries, got "
+                             f"{_inputs.describe_sequence(x)}")
+        return x
+
+    out = []
+    for j, step in enumerate(sequence(mults, "mults (one entry per step)",
+                                      len(unrolled.steps))):
+        stages = []
+        for s, layer in enumerate(sequence(step, f"mults[{j}]", len(unrolled.steps[j].stages))):
+            net = nets["clip" if unrolled.steps[j].stages[s].clip else "net"]
+            tensors = []
+            for k, t in enumerate(sequence(layer, f"mults[{j}][{s}]", net.depth)):
+                name = f"mults[{j}][{s}][{k}]"
+                t = _inputs.real_tensor(t, name, finite=False).detach().cpu()
+                if t.shape != (net.weights[k].shape[0],):
+                    raise ValueError(f"{name} must have shape ({net.weights[k].shape[0]},), "
+                                     f"got {tuple(t.shape)}")
+                tensors.append(t)
+            stages.append(tensors)
+        out.append(stages)
+    return out
+
+
 def certify_chain(unrolled: UnrolledSampler, nets: dict, d_in: int, mults,
                   rho: float | None = None, margin: float = 1e-9) -> tuple[float, dict]:
     """Certified ``L`` from multipliers of every step, or `NotCertified`.
@@ -653,13 +745,15 @@ def certify_chain(unrolled: UnrolledSampler, nets: dict, d_in: int, mults,
         2.4495
     """
     f64 = torch.float64
-    nets = {k: SlopeNetwork(tuple(w.to(f64) for w in v.weights), v.slopes) for k, v in
-            nets.items()}
-    mults = [[[torch.as_tensor(t, dtype=f64).detach().cpu() for t in layer] for layer in step]
-             for step in mults]
-    if len(mults) != len(unrolled.steps):
-        raise ValueError(f"mults must hold one entry per step ({len(unrolled.steps)}), got "
-                         f"{len(mults)}")
+    _inputs.instance(unrolled, "unrolled", UnrolledSampler, "an UnrolledSampler (from "
+                     "unroll_sampler)")
+    nets = _chain_networks(nets)
+    d_in = _args.integer_at_least(d_in, "d_in", 1)
+    _check_widths(unrolled, nets, d_in)
+    if rho is not None:
+        rho = _inputs.real_scalar(rho, "rho", _args.nonnegative)
+    margin = _inputs.real_scalar(margin, "margin", _args.positive)
+    mults = _chain_multipliers(mults, unrolled, nets)
     for step in mults:
         for stage in step:
             for t in stage:
@@ -671,10 +765,18 @@ def certify_chain(unrolled: UnrolledSampler, nets: dict, d_in: int, mults,
     used = margin
     for j in range(len(unrolled.steps) - 1, -1, -1):
         step = unrolled.steps[j]
-        value = _step_matrix(step, p, mults[j], nets, d_in, rho)
-        if value is None:
+        # Optimised multipliers sit on the boundary of feasibility, and P~_{j+1} is a
+        # little above the P_{j+1} they were optimised for; scaling one step's multipliers
+        # up by 1 + eps only makes its pivots more definite (and every scaling is valid).
+        for grow in (0.0, 1e-6, 1e-4, 1e-2):
+            step_mults = [[(1 + grow) * t for t in stage] for stage in mults[j]]
+            value = _step_matrix(step, p, step_mults, nets, d_in, rho)
+            if value is not None:
+                break
+        else:
             raise NotCertified(f"step {j}: a pivot of the hidden block is not positive "
                                "definite for these multipliers")
+        mults[j] = step_mults
         value = (value + value.T) / 2
         top = float(torch.linalg.eigvalsh(value)[-1])
         for attempt in range(5):
@@ -718,14 +820,18 @@ def product_bound(unrolled: UnrolledSampler, net_lipschitz: float) -> tuple[floa
         >>> round(product_bound(unroll_sampler("euler", 4), 1.0)[0], 12)  # (1 + 1/4)^4
         2.44140625
     """
+    _inputs.instance(unrolled, "unrolled", UnrolledSampler, "an UnrolledSampler (from "
+                     "unroll_sampler)")
+    net_lipschitz = _inputs.real_scalar(net_lipschitz, "net_lipschitz", _args.nonnegative_or_inf)
     value = 1.0
     factors = []
     for step in unrolled.steps:
         lips = [1.0]
         for stage in step.stages:
-            into = sum(abs(c) * lip for c, lip in zip(stage.inputs, lips, strict=False))
+            # zero coefficients are skipped, not multiplied: 0 * inf would be NaN
+            into = sum(abs(c) * lip for c, lip in zip(stage.inputs, lips, strict=False) if c)
             lips.append(into if stage.clip else net_lipschitz * into)
-        c = sum(abs(o) * lip for o, lip in zip(step.output, lips, strict=True))
+        c = sum(abs(o) * lip for o, lip in zip(step.output, lips, strict=True) if o)
         factors.append(c)
         value = math.hypot(c * value, step.noise)
     # each factor and the product carry a few roundings: round the bound up past them
@@ -885,18 +991,22 @@ def _optimise(unrolled, nets, d_in, start, rho0, *, device, dtype, smoothing, ma
             logs = torch.cat([logs, log_rho[None]])
         return temperature * torch.logsumexp(logs / temperature, dim=0)
 
-    for temperature in smoothing:
-        if deadline is not None and time.perf_counter() > deadline:
+    for stage, temperature in enumerate(smoothing):
+        now = time.perf_counter()
+        if deadline is not None and now > deadline:
             break
+        # each smoothing stage gets an equal share of the time that is left
+        stage_end = None if deadline is None else now + (deadline - now) / (
+            len(smoothing) - stage)
         optimizer = torch.optim.LBFGS(flat, lr=1, max_iter=max_iter, history_size=HISTORY,
                                       tolerance_grad=1e-10, tolerance_change=tolerance,
                                       line_search_fn="strong_wolfe")
 
         seen = {"loss": math.inf, "theta": None}
 
-        def closure(temperature=temperature, seen=seen):
+        def closure(temperature=temperature, seen=seen, stage_end=stage_end):
             nonlocal evaluations
-            if deadline is not None and time.perf_counter() > deadline:
+            if stage_end is not None and time.perf_counter() > stage_end:
                 raise _OutOfTime
             evaluations += 1
             for x in flat:
@@ -949,7 +1059,7 @@ def sampler_lipschitz_upper(
     method: Literal["joint", "product"] = "joint",
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float64,
-    max_iter: int = 200,
+    max_iter: int = 1000,
     max_seconds: float | None = 300.0,
     tolerance: float = 1e-5,
     smoothing: tuple[float, ...] = (1e-2, 1e-3, 1e-4),
@@ -964,7 +1074,7 @@ def sampler_lipschitz_upper(
 
     where ``S`` runs the sampler (`unroll_sampler`, `sampler_map`) with
     ``f(z) = net([z, condition(t)])``; for DDPM ``epsilon`` is all the noise, initial and
-    injected (THEORY T6). ``method="joint"`` (default): the unrolled-graph certificate of
+    injected (docs/theory.md T6). ``method="joint"`` (default): the unrolled-graph certificate of
     the module docstring, checked step by step in float64; the product of per-step bounds
     is computed too and the smaller certified value is returned. ``method="product"``:
     T6's product ``prod_j c_j`` from the network's fast-certified LipSDP constant.
@@ -988,7 +1098,9 @@ def sampler_lipschitz_upper(
         method: ``"joint"`` or ``"product"``.
         device, dtype: where the multipliers are optimised (the check is float64 on CPU).
         max_iter: L-BFGS iterations per smoothing stage (``1..10000``).
-        max_seconds: optimisation time cap (the best certified point is returned).
+        max_seconds: time cap of the start and the optimisation (each smoothing stage gets
+            an equal share of what is left); the best certified point is returned. The
+            float64 checks run after it (seconds for samplers of the benchmark's size).
         tolerance: relative change of the bound at which a stage stops.
         smoothing: temperatures of the smoothed ``log lambda_max`` (each in ``(0, 1]``).
         margin: relative margin ``delta_j`` added to each ``P_j`` before its check.
@@ -1045,21 +1157,8 @@ def sampler_lipschitz_upper(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     dev = check_device(device)
-    seq, net_slopes = _network(net, state_dim)
-    in_width = network_from_sequential(seq).weights[0].shape[1]
-    if condition is None:
-        cond_width = 0
-    else:
-        probe = torch.zeros(1, state_dim, dtype=torch.float64)
-        times = [st.time for step in unrolled.steps[:1] for st in step.stages if not st.clip]
-        cond_width = _condition_tensor(condition, times[0], 1, probe).shape[1]
-    if in_width != state_dim + cond_width:
-        raise ValueError(f"net takes {in_width} inputs but state_dim + condition width = "
-                         f"{state_dim} + {cond_width}: the input must be [state, condition(t)]")
+    seq, net_slopes = _sampler_network(net, unrolled, state_dim, condition)
     d_out = net_slopes.weights[-1].shape[0]
-    if unrolled.name != "decoder" and d_out != state_dim:
-        raise ValueError(f"a {unrolled.name} sampler needs as many outputs as state inputs: "
-                         f"net outputs {d_out}, state_dim {state_dim}")
     from numerics.lipschitz.upper import lipschitz_upper
 
     net_est = lipschitz_upper(net_slopes, "fast-certified")

@@ -1,7 +1,7 @@
 r"""A whole-map lower bound that looks where multimodal maps are steep: mode transitions.
 
 A push-forward ``T`` of a Gaussian that covers separated modes must cross the gap between
-them somewhere, and there it is steep (THEORY T4, local form: the supremum of ``||J_T||``
+them somewhere, and there it is steep (docs/theory.md T4, local form: the supremum of ``||J_T||``
 over the bridge preimage). `transition_lipschitz_lower` searches for that place:
 
 1. **Pairs.** Draw base points ``x_i ~ N(0, I)``, push them, and rank pairs by
@@ -29,8 +29,9 @@ from collections.abc import Callable
 
 import torch
 
+from numerics import _inputs
 from numerics.lipschitz.estimate import LipschitzEstimate
-from numerics.lipschitz.lower import _quotient, _unit, jacobian_norm, lipschitz_lower
+from numerics.lipschitz.lower import _jacobian_norm, _quotient, _unit, lipschitz_lower
 from theory import _args
 
 MAX_SAMPLES = 1 << 16
@@ -95,7 +96,7 @@ def _random_search(f, x, sigma, n_power, rounds, width, gen):
         trial = (x[:, None, :] + scale[:, None, None] * _unit(torch.randn(
             k * width, d, generator=gen, dtype=x.dtype, device=x.device)).reshape(k, width, d))
         with torch.no_grad():
-            s, _ = jacobian_norm(f, trial.reshape(-1, d), mask, n_power, gen)
+            s, _ = _jacobian_norm(f, trial.reshape(-1, d), mask, n_power, gen)
         s = torch.nan_to_num(s, nan=0.0).reshape(k, width)
         best, arg = s.max(dim=1)
         better = best > sigma
@@ -155,7 +156,7 @@ def transition_lipschitz_lower(
         ``pair_quotient``, ``segment_quotient``, ``jacobian`` (the best of each phase),
         ``argmax`` (the best point), ``seed``.
 
-    Reference: THEORY T4 (local form); Scaman & Virmaux (2018) for the ascent.
+    Reference: docs/theory.md T4 (local form); Scaman & Virmaux (2018) for the ascent.
 
     Examples:
         >>> f = lambda x: torch.tanh(20 * x[:, :1])  # a sharp two-mode switch in x_0
@@ -173,14 +174,14 @@ def transition_lipschitz_lower(
     ascent_steps = _args.integer_at_least(ascent_steps, "ascent_steps", 0, 100_000)
     search_rounds = _args.integer_at_least(search_rounds, "search_rounds", 0, 100_000)
     n_power = _args.integer_at_least(n_power, "n_power", 1, 10_000)
-    seed = _args.integer_at_least(seed, "seed", 0)
+    seed = _inputs.seed(seed)
     if not isinstance(radii, (tuple, list)):
         raise TypeError(f"radii must be a tuple of positive numbers, got {type(radii).__name__}")
     radii = tuple(float(_args.positive(r, "radii")) for r in radii)
     if labels is not None and not callable(labels):
         raise TypeError("labels must be a callable outputs -> integer labels")
     began = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_inputs.torch_seed(seed))
     if inputs is None:
         if dim is None:
             raise ValueError("pass dim (the input width) or inputs")
@@ -217,7 +218,7 @@ def transition_lipschitz_lower(
         mask = torch.ones(dim, dtype=torch.bool)
         cand = torch.cat([starts, best_x])
         with torch.no_grad():
-            sig, _ = jacobian_norm(f, cand, mask, n_power, gen)
+            sig, _ = _jacobian_norm(f, cand, mask, n_power, gen)
         sig = torch.nan_to_num(sig, nan=0.0)
         top = torch.argsort(sig, descending=True)[:max(1, min(8, len(sig)))]
         s, xs = _random_search(f, cand[top], sig[top], n_power, search_rounds, 8, gen)

@@ -19,8 +19,8 @@ from numerics.lipschitz.fast import fast_certified
 from numerics.lipschitz.lipsdp import lipsdp
 from numerics.lipschitz.network import (
     SlopeNetwork,
+    as_network,
     check_device,
-    check_finite,
     network_from_sequential,
 )
 
@@ -121,7 +121,7 @@ def lipschitz_upper(
     check_device(device)
     began = time.perf_counter()
     if isinstance(model, SlopeNetwork):
-        net = check_finite(model)
+        net = as_network(model, "model")
         if input_slice is not None:
             net = SlopeNetwork((net.weights[0][:, input_slice], *net.weights[1:]), net.slopes)
     else:

@@ -39,7 +39,7 @@ def test_finds_a_sharp_switch_between_two_modes(k):
                                           n_starts=0, ascent_steps=0, search_rounds=0,
                                           zoom_rounds=6, seed=1, dtype=torch.float64)
     assert 0.9 * k <= labelled.value <= k * (1 + 1e-9)
-    assert labelled.details["segment_quotient"] == labelled.value
+    assert labelled.details["segment_quotient"] >= 0.9 * k  # the zoomed quotient alone
 
 
 @settings(max_examples=10)

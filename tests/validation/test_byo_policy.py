@@ -247,6 +247,8 @@ def test_eclipse_fast_matches_the_authors_package(widths):
     (lambda: ExternalPolicy(OBS, CHUNK, net=nn.Sequential(nn.Linear(5, CHUNK)),
                             schedule=flow_schedule("euler", 2), condition=condition),
      ValueError, "first layer takes 5"),
+    (lambda: ExternalPolicy(OBS, CHUNK, transport=lambda o, e: e, action_scale=[1.0, 2.0]),
+     ValueError, "action_scale must be a scalar or have 8"),
     (lambda: ExternalPolicy(OBS, CHUNK, transport=lambda o, e: e).certified_lipschitz(),
      TypeError, "no network description"),
     (lambda: ExternalPolicy(OBS, CHUNK, transport=lambda o, e: e).fit(np.zeros((2, OBS)),
@@ -276,3 +278,26 @@ def test_thresholding_scheduler_is_refused():
     s.set_timesteps(10)
     with pytest.raises(ValueError, match="thresholding"):
         diffusers_schedule(s)
+
+
+def test_joint_certificate_failure_falls_back_to_the_product(monkeypatch):
+    import numerics.lipschitz.sampler as sampler
+
+    real = sampler.sampler_lipschitz_upper
+
+    def joint_fails(*args, method="joint", **kwargs):
+        if method == "joint":
+            raise numerics.NotCertified("step 0: planted failure")
+        return real(*args, method=method, **kwargs)
+
+    policy = ExternalPolicy(OBS, CHUNK, net=_epsilon_net(), schedule=flow_schedule("euler", 3),
+                            condition=lambda t, o: torch.cat(
+                                [torch.full((len(o), TIME), t), o], -1))
+    product = policy.certified_lipschitz("product").value
+    monkeypatch.setattr(sampler, "sampler_lipschitz_upper", joint_fails)
+    est = policy.certified_lipschitz()
+    assert est.value == product and "planted" in est.details["joint_failed"]
+    with pytest.raises(numerics.NotCertified):
+        monkeypatch.setattr(sampler, "sampler_lipschitz_upper",
+                            lambda *a, **k: (_ for _ in ()).throw(numerics.NotCertified("x")))
+        policy.certified_lipschitz("product")

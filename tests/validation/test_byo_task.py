@@ -8,6 +8,7 @@ import doctest
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,3 +229,20 @@ def test_quick_suite_takes_a_task_in_its_task_stages(user_module):
         module = stages[name]
         config = sized(module.SIZES, "smoke", 0, task=spec)
         assert {r.task for r in module.runs(config)} == {spec}
+
+
+def test_console_script_imports_the_task_from_the_working_folder(tmp_path):
+    """The installed ``modebound`` script (whose sys.path lacks the working folder, unlike
+    ``python -m``) finds ``my_module:Class`` there: here the class is missing, and the
+    one-line error says so rather than that the module cannot be imported."""
+    import subprocess
+
+    script = Path(sys.executable).parent / "modebound"
+    if not script.exists():
+        pytest.skip("the modebound console script is not installed (pip install -e .)")
+    (tmp_path / "byo_cwd_tasks.py").write_text(USER_TASKS)
+    done = subprocess.run([str(script), "validate", "--suite", "paper", "--task",
+                           "byo_cwd_tasks:Nope", "--out", str(tmp_path / "o")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == cli.EXIT_CONFIG
+    assert "has no attribute 'Nope'" in done.stderr, done.stderr

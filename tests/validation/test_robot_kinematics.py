@@ -103,3 +103,13 @@ def test_bad_arguments_raise_clear_errors(aloha):
         SerialChain(aloha[0], "vx300s_left/gripper_link", offset=(0.0, 0.0))
     with pytest.raises(ValueError, match="hinge"):
         SerialChain(aloha[0], "box")
+
+
+@pytest.mark.parametrize("module", ["validation.tasks.robot.kinematics",
+                                    "validation.tasks.robot.normalise"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0, result

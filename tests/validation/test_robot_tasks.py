@@ -15,19 +15,20 @@ from validation.tasks import make_task
 from validation.tasks.robot import (
     expert_demonstrations,
     expert_rollouts,
+    normalised,
     policy_rollouts,
     run_closed_loop,
 )
 from validation.tasks.robot.scene import first_crossing_side, polyline_waypoints
 
-TASKS = [
+EXPERT_CASES = [
     ("reach_around", {"weights": (0.7, 0.3)}, 80),
     ("multi_reach", {"n_modes": 3, "weights": (0.5, 0.3, 0.2)}, 80),
     ("push_around", {"weights": (0.6, 0.4)}, 40),
 ]
 
 
-@pytest.fixture(scope="module", params=TASKS, ids=[t[0] for t in TASKS])
+@pytest.fixture(scope="module", params=EXPERT_CASES, ids=[t[0] for t in EXPERT_CASES])
 def expert_run(request):
     name, params, n = request.param
     task = make_task(name, **params)
@@ -101,12 +102,20 @@ def test_recording_does_not_change_a_rollout_and_records_the_executed_chunks(nam
 
 def test_expert_demonstrations_lie_in_their_modes():
     """Every recorded chunk is the expert's chunk of the episode's mode plus clipped noise:
-    within rho of c_k(o) at its own state, so the task labels it with its mode."""
+    within rho of c_k(o) at its own state, so wherever the modes' chunks are more than
+    2 rho apart the task labels it with its mode. (Past the obstacle both experts steer to
+    the goal and their chunks coincide: there the label is a tie, not a test.)"""
     task = make_task("reach_around", weights=(0.3, 0.7))
     demos = expert_demonstrations(task, 400, seed=3, execute=2)
+    distances = task.mode_distances(demos.obs, demos.actions)[:, 0]
+    own = distances[np.arange(len(demos.modes)), demos.modes]
+    assert np.all(own <= task.rho)
+    centres = task.mode_centres(demos.obs)
+    apart = np.linalg.norm(centres[:, 0] - centres[:, 1], axis=-1) > 2 * task.rho
+    assert apart.mean() > 0.3, apart.mean()
     labels = task.mode_labels(demos.obs, demos.actions)[:, 0]
-    np.testing.assert_array_equal(labels, demos.modes)
-    assert 0.1 < demos.modes.mean() < 0.95
+    np.testing.assert_array_equal(labels[apart], demos.modes[apart])
+    assert 0.1 < demos.modes[apart].mean() < 0.95
 
 
 def test_straight_line_collides_and_detours_classify():
@@ -123,7 +132,8 @@ def test_straight_line_collides_and_detours_classify():
 
 
 def test_temporal_ensembling_averages_chunks_of_different_modes():
-    """THEORY T7: ensembling chunks of alternating modes executes set-points between them."""
+    """T7 (docs/theory.md): ensembling chunks of alternating modes executes set-points
+    between them."""
     task = make_task("multi_reach", n_modes=2)
     obs = task.observations(6, seed=2).astype(np.float64)
     calls = []
@@ -165,15 +175,17 @@ def test_regression_averages_modes_and_gmm_does_not(test_size):
     torch.manual_seed(0)
     task = make_task("reach_around")
     n_demo, steps, episodes = (2000, 2000, 40) if test_size == "reduced" else (6000, 6000, 200)
-    demos = task.demonstrations(n_demo, seed=0)
+    demos = expert_demonstrations(task, n_demo, seed=0)
     results = {}
     # The regressor converges to the mode average within a few hundred steps; the mixture
     # needs the full budget to be accurate along the detours (fewer steps: it clips the
     # obstacle after picking a side, which this test would rightly count as a failure).
     for kind, hyper, n_steps in (("regression", {}, steps // 4),
                                  ("gmm", {"n_components": 2}, steps)):
-        policy = make_policy(kind, task.obs_dim, task.chunk_dim, seed=0,
-                             hidden=(128, 128), **hyper)
+        # normalised as the robot suite trains (docs/robot.md: raw set-point chunks make
+        # the loss dominated by the last, widest coordinates; the raw GMM collides 33/40)
+        policy = normalised(make_policy(kind, task.obs_dim, task.chunk_dim, seed=0,
+                                        hidden=(128, 128), **hyper), demos.obs, demos.actions)
         policy.fit(demos.obs, demos.actions,
                    TrainConfig(steps=n_steps, batch_size=128, lr=2e-3, seed=0))
         results[kind] = policy_rollouts(task, policy, episodes, seed=1).summary(2, 0.99)

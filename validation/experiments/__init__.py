@@ -28,6 +28,11 @@ from typing import Any, TypeVar
 
 from theory import _args
 from validation.backends import Backend, LocalBackend
+from validation.tasks import TaskSpec
+
+# The synthetic suite's default task: the two-mode fork of the figures (H = 4 set-points,
+# obstacle clearance 0.5); `--task` replaces it in the gallery and the Lipschitz sweep.
+FORK = TaskSpec.of("fork", horizon=4, clearance=0.5)
 
 C = TypeVar("C")
 
@@ -108,6 +113,39 @@ def train_policy(task, kind: str, hyper: dict, training: Training, *, seed: int,
     return policy, log, demos
 
 
+@dataclass(frozen=True)
+class TransportRun:
+    """One cached run of the transport stages (gallery, Lipschitz sweep): a policy kind
+    trained on a task, then certified, sampled and measured (`measure_run`). Every field
+    changes the result, so the dataclass is the run's cache key."""
+
+    label: str
+    kind: str
+    hyper: tuple[tuple[str, object], ...]
+    task: TaskSpec
+    training: Training
+    n_obs: int
+    n_samples: int
+    seed: int
+    device: str
+
+
+def measure_run(r: TransportRun):
+    """Train ``r``'s policy and measure it (`validation.checks.measure_transport`) at
+    ``r.n_obs`` evaluation observations -> ``(task, policy, obs, measurement, result)``;
+    ``result`` is the JSON-ready part every transport stage stores."""
+    from validation.checks import measure_transport
+
+    task = r.task.build()
+    policy, log, _ = train_policy(task, r.kind, dict(r.hyper), r.training, seed=r.seed,
+                                  device=r.device)
+    obs = task.observations(r.n_obs, seed=r.seed)
+    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
+    result = {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
+              "train_seconds": log.seconds, "final_loss": log.final_loss}
+    return task, policy, obs, m, result
+
+
 def labelled(checks: Sequence[Any], label: str) -> list[dict]:
     """``BoundCheck``s as dicts, the run's label (policy, knob, seed) in front of the quantity."""
     out = []
@@ -118,4 +156,5 @@ def labelled(checks: Sequence[Any], label: str) -> list[dict]:
     return out
 
 
-__all__ = ["Training", "labelled", "sized", "sweep", "train_policy"]
+__all__ = ["FORK", "Training", "TransportRun", "labelled", "measure_run", "sized", "sweep",
+           "train_policy"]

@@ -9,13 +9,20 @@ constant) and ``N_PLOT_SAMPLES`` chunks at one observation for the gallery figur
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from validation.backends import Backend, LocalBackend
-from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import Training, labelled, sweep, train_policy
+from validation.checks import TransportMeasurement, transport_checks_from
+from validation.experiments import (
+    FORK,
+    Training,
+    TransportRun,
+    labelled,
+    measure_run,
+    sweep,
+)
+from validation.tasks import TaskSpec
 
 # label -> (kind, hyper-parameters)
 POLICIES: dict[str, tuple[str, tuple]] = {
@@ -37,7 +44,8 @@ class GalleryConfig:
     n_samples: int
     seeds: tuple[int, ...] = (0,)
     policies: tuple[str, ...] = tuple(POLICIES)
-    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
+    # the task (--task, docs/bring-your-own-task.md); default the fork of the figures
+    task: TaskSpec = FORK
     device: str = "cpu"
     progress: bool = False
     cache_dir: Path = Path("out/cache")
@@ -54,22 +62,7 @@ SIZES: dict[str, GalleryConfig] = {
 }
 
 
-@dataclass(frozen=True)
-class GalleryRun:
-    """One cached gallery run: a policy kind trained on the fork task."""
-
-    label: str
-    kind: str
-    hyper: tuple[tuple[str, object], ...]
-    task_params: tuple[tuple[str, object], ...]
-    training: Training
-    n_obs: int
-    n_samples: int
-    seed: int
-    device: str
-
-
-def runs(config: GalleryConfig) -> list[GalleryRun]:
+def runs(config: GalleryConfig) -> list[TransportRun]:
     """The runs of the gallery, in order."""
     out = []
     for label in config.policies:
@@ -77,30 +70,22 @@ def runs(config: GalleryConfig) -> list[GalleryRun]:
             raise ValueError(f"policies must be keys of POLICIES {sorted(POLICIES)}, "
                              f"got {label!r}")
         kind, hyper = POLICIES[label]
-        out += [GalleryRun(label, kind, hyper, config.task_params, config.training,
+        out += [TransportRun(label, kind, hyper, config.task, config.training,
                            config.n_obs, config.n_samples, seed, config.device)
                 for seed in config.seeds]
     return out
 
 
-def run_one(r: GalleryRun) -> dict:
-    """Train one policy; its mode masses and ``N_PLOT_SAMPLES`` chunks at one observation."""
+def run_one(r: TransportRun) -> dict:
+    """Train one policy; its measurement and ``N_PLOT_SAMPLES`` chunks at one observation."""
     import torch
 
-    from validation.tasks import make_task
-
-    task = make_task("fork", **dict(r.task_params))
-    policy, log, _ = train_policy(task, r.kind, dict(r.hyper), r.training, seed=r.seed,
-                                  device=r.device)
-    obs = task.observations(r.n_obs, seed=r.seed)
-    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
+    task, policy, obs, _, result = measure_run(r)
     gen = torch.Generator(device=policy.device).manual_seed(r.seed)
     shown = policy.sample(obs[:1], N_PLOT_SAMPLES, generator=gen)[0].cpu().numpy()
     shape = (task.horizon, task.action_dim)
-    return {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
-            "samples": shown.reshape(-1, *shape).tolist(),
-            "centres": task.mode_centres(obs[:1])[0].reshape(-1, *shape).tolist(),
-            "final_loss": log.final_loss, "train_seconds": log.seconds}
+    return {**result, "samples": shown.reshape(-1, *shape).tolist(),
+            "centres": task.mode_centres(obs[:1])[0].reshape(-1, *shape).tolist()}
 
 
 def run(config: GalleryConfig) -> dict:
@@ -119,5 +104,5 @@ def run(config: GalleryConfig) -> dict:
     return {"rows": rows, "samples": samples, "checks": checks}
 
 
-__all__ = ["GalleryConfig", "GalleryRun", "N_PLOT_SAMPLES", "POLICIES", "SIZES", "run",
+__all__ = ["GalleryConfig", "N_PLOT_SAMPLES", "POLICIES", "SIZES", "run",
            "run_one", "runs"]

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from validation.backends import Backend, LocalBackend
-from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import Training, labelled, sweep, train_policy
+from validation.checks import TransportMeasurement, transport_checks_from
+from validation.experiments import FORK, Training, TransportRun, labelled, measure_run, sweep
+from validation.tasks import TaskSpec
 
 # (kind, hyper-parameters, weight decay): the sizes below pick from these.
 VARIANTS: dict[str, tuple[str, tuple, float]] = {
@@ -48,7 +49,8 @@ class LipschitzSweepConfig:
     n_obs: int
     n_samples: int
     seeds: tuple[int, ...] = (0,)
-    task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
+    # the task (--task, docs/bring-your-own-task.md); default the fork of the figures
+    task: TaskSpec = FORK
     device: str = "cpu"
     progress: bool = False
     cache_dir: Path = Path("out/cache")
@@ -73,22 +75,7 @@ SIZES: dict[str, LipschitzSweepConfig] = {
 }
 
 
-@dataclass(frozen=True)
-class LipschitzRun:
-    """One cached run: a variant at one seed (everything that changes its result)."""
-
-    variant: str
-    kind: str
-    hyper: tuple[tuple[str, object], ...]
-    task_params: tuple[tuple[str, object], ...]
-    training: Training
-    n_obs: int
-    n_samples: int
-    seed: int
-    device: str
-
-
-def runs(config: LipschitzSweepConfig) -> list[LipschitzRun]:
+def runs(config: LipschitzSweepConfig) -> list[TransportRun]:
     """The runs of a sweep, in order."""
     out = []
     for name in config.variants:
@@ -96,22 +83,14 @@ def runs(config: LipschitzSweepConfig) -> list[LipschitzRun]:
             raise ValueError(f"variants must be keys of VARIANTS {sorted(VARIANTS)}, got {name!r}")
         kind, hyper, wd = VARIANTS[name]
         training = dataclasses.replace(config.training, weight_decay=wd)
-        out += [LipschitzRun(name, kind, hyper, config.task_params, training, config.n_obs,
+        out += [TransportRun(name, kind, hyper, config.task, training, config.n_obs,
                              config.n_samples, seed, config.device) for seed in config.seeds]
     return out
 
 
-def run_one(r: LipschitzRun) -> dict:
-    """Train, certify, sample, measure: the JSON-ready result of one run."""
-    from validation.tasks import make_task
-
-    task = make_task("fork", **dict(r.task_params))
-    policy, log, _ = train_policy(task, r.kind, dict(r.hyper), r.training, seed=r.seed,
-                                  device=r.device)
-    obs = task.observations(r.n_obs, seed=r.seed)
-    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
-    return {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
-            "train_seconds": log.seconds, "final_loss": log.final_loss}
+def run_one(r: TransportRun) -> dict:
+    """Train, certify, sample, measure: the JSON-ready result of one run (`measure_run`)."""
+    return measure_run(r)[-1]
 
 
 def run(config: LipschitzSweepConfig) -> dict:
@@ -122,8 +101,8 @@ def run(config: LipschitzSweepConfig) -> dict:
     for res in results:
         r = res["run"]
         m = TransportMeasurement.from_dict(res["measurement"])
-        label = f"{r['variant']} seed {r['seed']}"
-        rows.append({"variant": r["variant"], "seed": r["seed"], **m.summary(),
+        label = f"{r['label']} seed {r['seed']}"
+        rows.append({"variant": r["label"], "seed": r["seed"], **m.summary(),
                      "final_loss": res["final_loss"], "train_seconds": res["train_seconds"]})
         checks += labelled(transport_checks_from(m, plant=config.plant), label)
     return {"rows": rows, "checks": checks}

@@ -70,6 +70,9 @@ class PaperSuiteConfig:
         n_rollouts: closed-loop rollouts per run and execution.
         n_check_obs, n_check_samples: start states and samples per state of the bound
             checks. n_plot_paths: rollouts stored for the figure. ddim_steps: DDIM steps.
+        lower_search: ``(n_starts, ascent_steps, n_power)`` of the empirical Lipschitz
+            lower bound (`TransportPolicy.empirical_lipschitz`): every Jacobian norm is a
+            pass through up to 100 sampler steps, so the search is sized with the suite.
     """
 
     tasks: tuple[str, ...]
@@ -81,13 +84,15 @@ class PaperSuiteConfig:
     n_check_samples: int
     n_plot_paths: int
     ddim_steps: int = 100
+    lower_search: tuple[int, int, int] = (2, 5, 4)
 
 
 SIZES: dict[str, PaperSuiteConfig] = {
     "smoke": PaperSuiteConfig(
         tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
         beta_sweep=(), seeds=(0, 1), training=Training(30, 64, (32, 32), batch_size=64),
-        n_rollouts=8, n_check_obs=2, n_check_samples=1000, n_plot_paths=8, ddim_steps=10),
+        n_rollouts=8, n_check_obs=2, n_check_samples=1000, n_plot_paths=8, ddim_steps=10,
+        lower_search=(1, 0, 2)),
     "reduced": PaperSuiteConfig(
         tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
         beta_sweep=(1.0,), seeds=(0, 1), training=Training(1500, 1000, (128, 128)),
@@ -117,6 +122,7 @@ class PaperRun:
     n_check_samples: int
     n_plot_paths: int
     device: str
+    lower_search: tuple[int, int, int] = (2, 5, 4)
 
 
 # DDIM-100 starts at t = T - 1, where 1/sqrt(abar) ~ 2000 multiplies the epsilon error;
@@ -203,8 +209,10 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         return result
     obs = task.observations(cfg.n_check_obs, cfg.seed + 1)
     if hasattr(policy, "certified_lipschitz"):
-        empirical = policy.empirical_lipschitz(obs[:2], n_starts=2, seed=cfg.seed,
-                                               ascent_steps=5, segment_points=8)
+        n_starts, ascent_steps, n_power = cfg.lower_search
+        empirical = policy.empirical_lipschitz(obs[:2], n_starts=n_starts, seed=cfg.seed,
+                                               ascent_steps=ascent_steps, segment_points=8,
+                                               n_power=n_power)
         result["transport"] = bound_checks.measure_transport(
             policy, task, obs, cfg.n_check_samples, cfg.seed, empirical=empirical).to_dict()
     if cfg.kind == "cvae":
@@ -223,7 +231,8 @@ def runs(spec: PaperSuiteConfig, device: str) -> list[PaperRun]:
                      hyper=tuple(sorted(hyper.items())),
                      seed=seed, training=spec.training, n_rollouts=spec.n_rollouts,
                      n_check_obs=spec.n_check_obs, n_check_samples=spec.n_check_samples,
-                     n_plot_paths=spec.n_plot_paths, device=device)
+                     n_plot_paths=spec.n_plot_paths, device=device,
+                     lower_search=spec.lower_search)
             for t in spec.tasks for label, kind, hyper in settings_for(t, spec)
             for seed in spec.seeds]
 

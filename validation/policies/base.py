@@ -169,7 +169,7 @@ class TransportPolicy(Policy):
         return self._push(obs, noise)
 
     def empirical_lipschitz(self, obs, n_starts: int = 8, seed: int = 0, ascent_steps: int = 20,
-                            segment_points: int = 16):
+                            segment_points: int = 16, n_power: int = 20):
         """A lower bound on ``sup_o Lip(T_o)``: `numerics.transition_lipschitz_lower` at each
         observation (pairs of noises ranked by their difference quotient, zoomed segments
         between them, Jacobian ascent and random search from the steepest points and from
@@ -180,7 +180,8 @@ class TransportPolicy(Policy):
             n_starts: segments and ascent starts per radius, per observation (``>= 1``);
                 seed: the noise seed.
             ascent_steps: ascent steps and random-search rounds (``>= 0``);
-                segment_points: points per segment (at least 3 are used).
+                segment_points: points per segment (at least 3 are used);
+                n_power: power iterations per Jacobian norm (``>= 1``).
         Returns: `numerics.LipschitzEstimate` with kind "lower", method "transition-search".
         """
         from numerics import LipschitzEstimate, transition_lipschitz_lower
@@ -189,6 +190,7 @@ class TransportPolicy(Policy):
         n_starts = _args.integer_at_least(n_starts, "n_starts", 1, 4096)
         ascent_steps = _args.integer_at_least(ascent_steps, "ascent_steps", 0, 100_000)
         segment_points = _args.integer_at_least(segment_points, "segment_points", 1, 4096)
+        n_power = _args.integer_at_least(n_power, "n_power", 1, 10_000)
         seed = _args.integer_at_least(seed, "seed", 0)
         start = time.perf_counter()
         best, where = None, 0
@@ -200,7 +202,7 @@ class TransportPolicy(Policy):
                     n_samples=max(64, 8 * n_starts), n_pairs=n_starts,
                     segment_points=max(3, segment_points), zoom_rounds=2, n_starts=n_starts,
                     radii=(1.0, 3.0, 10.0), ascent_steps=ascent_steps,
-                    search_rounds=ascent_steps, seed=seed + b)
+                    search_rounds=ascent_steps, n_power=n_power, seed=seed + b)
                 if best is None or est.value > best.value:
                     best, where = est, b
         return LipschitzEstimate(value=best.value, kind="lower", method=best.method,
@@ -208,7 +210,8 @@ class TransportPolicy(Policy):
                                  details={**best.details, "n_obs": obs.shape[0],
                                           "argmax_obs": where, "n_starts": n_starts,
                                           "segment_points": segment_points,
-                                          "ascent_steps": ascent_steps, "seed": seed})
+                                          "ascent_steps": ascent_steps, "n_power": n_power,
+                                          "seed": seed})
 
 
 @contextlib.contextmanager

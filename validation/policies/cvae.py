@@ -101,7 +101,7 @@ class CVAEPolicy(TransportPolicy):
                                                device=self.device))
 
     def certified_lipschitz(self, method: str = "joint", obs=None, **options):
-        """Upper bound on ``Lip(z -> D(z, o))`` for every ``o`` (THEORY L6): the decoder in
+        """Upper bound on ``Lip(z -> D(z, o))`` for every ``o`` (docs/theory.md L6): the decoder in
         its ``z`` block, by `numerics.sampler_lipschitz_upper` with ``sampler="decoder"``
         (``"joint"``: its LipSDP-type certificate; ``"product"`` or a network certifier of
         `numerics.UPPER_METHODS`: that certifier's constant). ``obs`` is accepted for the

@@ -89,6 +89,14 @@ def _floats(x: Any, name: str) -> tuple[float, ...]:
     return tuple(float(v) for v in a)
 
 
+def _per_element(value: Any, name: str, size: int) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim > 1 or a.size not in (1, size):
+        raise ValueError(f"{name} must be a scalar or have {size} entries (one per chunk "
+                         f"element), got shape {a.shape}")
+    return np.broadcast_to(a.reshape(-1), (size,))
+
+
 def diffusers_schedule(scheduler: Any = None, *, sampler: str | None = None,
                        timesteps: Sequence[int] | None = None,
                        alphas_cumprod: Sequence[float] | None = None,
@@ -102,7 +110,7 @@ def diffusers_schedule(scheduler: Any = None, *, sampler: str | None = None,
         \qquad \hat x_0 = \mathrm{clip}_c\!\Big(\frac{x_t - \sqrt{1 - \bar a_t}\,
         \epsilon_\theta(x_t)}{\sqrt{\bar a_t}}\Big)
 
-    for DDIM with ``eta = 0`` (DDPM: diffusers' "fixed_small" ancestral step, THEORY T6),
+    for DDIM with ``eta = 0`` (DDPM: diffusers' "fixed_small" ancestral step, docs/theory.md T6),
     ``bar a_t = alphas_cumprod[t]`` along ``timesteps``, ``bar a_{t'} =
     alphas_cumprod[t - T // n]`` and ``final_alpha_cumprod`` after the last step.
 
@@ -213,7 +221,7 @@ class ExternalPolicy(TransportPolicy):
             described sampler's.
         state_dim: width of the sampler's state ``x`` (default ``chunk_dim``).
         noise_dim: width of the noise (default: ``state_dim``; for DDPM all the injected
-            noise too, THEORY T6); required without a description.
+            noise too, docs/theory.md T6); required without a description.
         action_scale, action_shift: the chunk is ``action_shift + action_scale * x``
             (scalars or ``[chunk_dim]``) for the described sampler.
         certify: ``"joint"`` (the unrolled-graph certificate) or ``"product"`` (T6's
@@ -274,8 +282,8 @@ class ExternalPolicy(TransportPolicy):
         if schedule is not None and self.noise_dim != described:
             raise ValueError(f"noise_dim must be {described} for this sampler "
                              f"(state_dim x {blocks} noise blocks), got {self.noise_dim}")
-        scale = np.broadcast_to(np.asarray(action_scale, dtype=np.float64), (chunk_dim,))
-        shift = np.broadcast_to(np.asarray(action_shift, dtype=np.float64), (chunk_dim,))
+        scale, shift = (_per_element(v, name, chunk_dim) for v, name in
+                        ((action_scale, "action_scale"), (action_shift, "action_shift")))
         if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(shift))):
             raise ValueError("action_scale and action_shift must be finite")
         if net is not None and self.state_dim != chunk_dim:
@@ -389,8 +397,10 @@ class ExternalPolicy(TransportPolicy):
     def certified_lipschitz(self, method: str | None = None):
         """`LipschitzEstimate` (kind "upper") of ``noise -> chunk`` for every observation:
         ``max |action_scale|`` times `sampler_lipschitz_upper` of the described sampler
-        (``method`` "joint" or "product", default the constructor's ``certify``)."""
-        from numerics import LipschitzEstimate
+        (``method`` "joint" or "product", default the constructor's ``certify``). When the
+        joint certificate fails its float64 check the product is returned, and
+        ``details["joint_failed"]`` says why."""
+        from numerics import LipschitzEstimate, NotCertified
         from numerics.lipschitz.sampler import sampler_lipschitz_upper
 
         if self.net is None:
@@ -401,9 +411,20 @@ class ExternalPolicy(TransportPolicy):
         probe = torch.zeros(1, self.obs_dim, device=self.device)
         condition = None if self.condition is None else (
             lambda t: self.condition(t, probe).detach().cpu().double())
-        est = sampler_lipschitz_upper(self.net, self._unrolled, state_dim=self.state_dim,
-                                      condition=condition, method=method,
-                                      **self.certify_options)
+        joint_failed = None
+        try:
+            est = sampler_lipschitz_upper(self.net, self._unrolled, state_dim=self.state_dim,
+                                          condition=condition, method=method,
+                                          **self.certify_options)
+        except NotCertified as exc:
+            if method != "joint":
+                raise
+            # The product of step bounds always certifies; the joint one may fail its
+            # float64 check on a steep network.
+            joint_failed = str(exc)
+            est = sampler_lipschitz_upper(self.net, self._unrolled, state_dim=self.state_dim,
+                                          condition=condition, method="product",
+                                          **self.certify_options)
         value = est.value * self._scale_norm
         if not math.isfinite(value):
             raise ValueError(f"the certificate is not finite ({value}); the sampler is too "
@@ -411,7 +432,8 @@ class ExternalPolicy(TransportPolicy):
         return LipschitzEstimate(value=value, kind="upper", method=est.method,
                                  seconds=time.perf_counter() - start,
                                  details={**est.details, "sampler_lipschitz": est.value,
-                                          "action_scale_norm": self._scale_norm})
+                                          "action_scale_norm": self._scale_norm,
+                                          "joint_failed": joint_failed})
 
 
 __all__ = ["DIFFUSION_SAMPLERS", "FLOW_SAMPLERS", "ExternalPolicy", "SamplerSchedule",

@@ -77,7 +77,7 @@ class FlowPolicy(TransportPolicy):
         return integrate_flow(velocity, noise, self.n_steps, self.solver)
 
     def certified_lipschitz(self, method: str = "joint", obs=None, **options):
-        """Upper bound on ``Lip(eps -> a)`` for every observation (THEORY T6).
+        """Upper bound on ``Lip(eps -> a)`` for every observation (docs/theory.md T6).
 
         ``method="joint"`` (default): `numerics.sampler_lipschitz_upper` of the velocity
         network through the unrolled Euler/Heun sampler (one certificate of the whole

@@ -7,7 +7,7 @@ observation does not say which target: the demonstrator is a ``K``-mode mixture 
 weights ``w``). Expert, mode ``k``: straight to ``t_k`` at ``spacing`` per control
 step, then stay. At the start the modes differ by
 ``delta_t = spacing t (u_i - u_j)``, so ``Delta_H ~ spacing |u_i - u_j| (sum_t t^2)^{1/2}``
-(THEORY T7; exact value from `Task.separation`).
+(docs/theory.md, T7; exact value from `Task.separation`).
 
 Rollout mode: the target within ``goal_tolerance`` of the final position; none is a
 stall (mode averaging ends between the targets).

@@ -136,11 +136,13 @@ class NormalisedTransportPolicy(NormalisedPolicy, TransportPolicy):
     def sample(self, obs, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return NormalisedPolicy.sample(self, obs, n, generator)
 
-    def certified_lipschitz(self, method: str = "fast-certified"):
-        """``max_i s_a,i`` times ``inner``'s certified constant (module docstring)."""
+    def certified_lipschitz(self, method: str = "joint", obs=None, **options):
+        """``max_i s_a,i`` times ``inner``'s certified constant (module docstring); the
+        arguments are ``inner.certified_lipschitz``'s."""
         from numerics import LipschitzEstimate
 
-        est = self.inner.certified_lipschitz(method)
+        est = self.inner.certified_lipschitz(method, None if obs is None else
+                                             self.normalise_obs(self._as_obs(obs)), **options)
         scale = self.action_scale
         return LipschitzEstimate(value=scale * est.value, kind="upper",
                                  method=f"{est.method}+action-std",
