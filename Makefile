@@ -15,7 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/modebound validate --suite quick --out out/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q --durations=25
 
 test-full: $(STAMP)
 	MODEBOUND_TEST_SIZE=full $(PY) -m pytest -n 2 -q

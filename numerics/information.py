@@ -196,11 +196,19 @@ class LatentInformation:
     seed: int
 
 
-def _labels(modes: Any, n: int) -> np.ndarray:
-    lab = np.asarray(modes.detach().cpu().numpy() if hasattr(modes, "detach") else modes)
+def _labels(modes: Any, n: int, relabel: bool = True) -> np.ndarray:
+    """``modes`` as ``[n]`` integers; with ``relabel`` the distinct labels become
+    ``0..K'-1`` (for estimators that only group by label), else they are kept (labels that
+    index a weight vector)."""
+    try:
+        lab = np.asarray(modes.detach().cpu().numpy() if hasattr(modes, "detach") else modes)
+    except ValueError as exc:   # ragged nested sequences
+        raise ValueError(f"modes must be an integer array of shape [{n}]: {exc}") from None
     if lab.shape != (n,) or not np.issubdtype(lab.dtype, np.integer):
         raise ValueError(f"modes must be an integer array of shape [{n}], got "
                          f"{lab.dtype} {lab.shape}")
+    if not relabel:
+        return lab.astype(np.int64)
     return np.unique(lab, return_inverse=True)[1].reshape(n)
 
 
@@ -369,9 +377,11 @@ def held_out_mode_terms(mu: Any, logvar: Any, z: Any, modes: Any, weights: Any,
     draws = as_numpy(z, "z")
     if draws.shape != m.shape:
         raise ValueError(f"z must have the shape of mu {m.shape}, got {draws.shape}")
-    labels = _labels(modes, n)
+    # the labels index the weights: never relabelled (a sample holding only mode 1 must
+    # be read against w_1, not w_0)
+    labels = _labels(modes, n, relabel=False)
     w = _args.weight_vector(weights, "weights")
-    if labels.max() >= w.size:
+    if labels.min() < 0 or labels.max() >= w.size:
         raise ValueError(f"modes must lie in [0, {w.size - 1}] for {w.size} weights")
     if groups is None:
         g = np.zeros(n, dtype=np.int64)

@@ -33,10 +33,3 @@ def test_size() -> str:
         raise ValueError(f"MODEBOUND_TEST_SIZE must be 'reduced' or 'full', got {size!r}")
     return size
 
-# Tests need certified constants, not the tightest ones: the policies' joint sampler
-# certificate (`sampler_lipschitz_upper`) stops optimising after 2 s in tests instead of
-# 60 s (the value is certified whenever it stops; tests of its tightness call numerics
-# directly with their own caps).
-import validation.policies.base as _policy_base  # noqa: E402
-
-_policy_base.JOINT_MAX_SECONDS = 2.0

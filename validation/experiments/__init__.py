@@ -113,6 +113,20 @@ def train_policy(task, kind: str, hyper: dict, training: Training, *, seed: int,
     return policy, log, demos
 
 
+@dataclass(frozen=True, kw_only=True)
+class Running:
+    """How a suite runs an experiment, shared by every experiment config (keyword-only, so
+    each config lists its own fields first): where, with which progress display, cache,
+    planted bound and backend. None of these changes a run's numbers except ``plant``
+    (which changes only the checks, never a cached run)."""
+
+    device: str = "cpu"
+    progress: bool = False
+    cache_dir: Path = Path("out/cache")
+    plant: bool = False
+    backend: Backend = LocalBackend()
+
+
 @dataclass(frozen=True)
 class TransportRun:
     """One cached run of the transport stages (gallery, Lipschitz sweep): a policy kind
@@ -156,5 +170,5 @@ def labelled(checks: Sequence[Any], label: str) -> list[dict]:
     return out
 
 
-__all__ = ["FORK", "Training", "TransportRun", "labelled", "measure_run", "sized", "sweep",
-           "train_policy"]
+__all__ = ["FORK", "Running", "Training", "TransportRun", "labelled", "measure_run", "sized",
+           "sweep", "train_policy"]

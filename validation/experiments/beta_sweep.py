@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from validation.backends import Backend, LocalBackend
 from validation.checks import (
     LatentMeasurement,
     TransportMeasurement,
@@ -36,11 +34,11 @@ from validation.checks import (
     measure_transport,
     transport_checks_from,
 )
-from validation.experiments import Training, labelled, sweep, train_policy
+from validation.experiments import Running, Training, labelled, sweep, train_policy
 
 
 @dataclass(frozen=True)
-class BetaSweepConfig:
+class BetaSweepConfig(Running):
     """The sweep: ``beta`` as multiples of ``beta*``, CVAE and evaluation sizes, and how
     the suite runs it (device, cache, progress, planted bound)."""
 
@@ -52,11 +50,6 @@ class BetaSweepConfig:
     seeds: tuple[int, ...] = (0,)
     latent_dim: int = 2
     task_params: tuple[tuple[str, object], ...] = (("horizon", 4), ("clearance", 0.5))
-    device: str = "cpu"
-    progress: bool = False
-    cache_dir: Path = Path("out/cache")
-    plant: bool = False
-    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, BetaSweepConfig] = {

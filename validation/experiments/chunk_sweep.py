@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from validation.backends import Backend, LocalBackend
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import Training, labelled, sweep, train_policy
+from validation.experiments import Running, Training, labelled, sweep, train_policy
 
 
 @dataclass(frozen=True)
-class ChunkSweepConfig:
+class ChunkSweepConfig(Running):
     """The sweep: chunk lengths ``H``, the flow's Lipschitz cap, sizes, and how the suite
     runs it (device, cache, progress, planted bound)."""
 
@@ -40,11 +38,6 @@ class ChunkSweepConfig:
     clearance: float = 0.5
     lipschitz_scale: float = 0.5
     n_steps: int = 8
-    device: str = "cpu"
-    progress: bool = False
-    cache_dir: Path = Path("out/cache")
-    plant: bool = False
-    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, ChunkSweepConfig] = {

@@ -10,12 +10,11 @@ constant) and ``N_PLOT_SAMPLES`` chunks at one observation for the gallery figur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from validation.backends import Backend, LocalBackend
 from validation.checks import TransportMeasurement, transport_checks_from
 from validation.experiments import (
     FORK,
+    Running,
     Training,
     TransportRun,
     labelled,
@@ -36,7 +35,7 @@ N_PLOT_SAMPLES = 48
 
 
 @dataclass(frozen=True)
-class GalleryConfig:
+class GalleryConfig(Running):
     """Which policies, training and evaluation sizes, and how the suite runs it."""
 
     training: Training
@@ -46,11 +45,6 @@ class GalleryConfig:
     policies: tuple[str, ...] = tuple(POLICIES)
     # the task (--task, docs/bring-your-own-task.md); default the fork of the figures
     task: TaskSpec = FORK
-    device: str = "cpu"
-    progress: bool = False
-    cache_dir: Path = Path("out/cache")
-    plant: bool = False
-    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, GalleryConfig] = {

@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
-from validation.backends import Backend, LocalBackend
 from validation.checks import TransportMeasurement, transport_checks_from
-from validation.experiments import FORK, Training, TransportRun, labelled, measure_run, sweep
+from validation.experiments import (
+    FORK,
+    Running,
+    Training,
+    TransportRun,
+    labelled,
+    measure_run,
+    sweep,
+)
 from validation.tasks import TaskSpec
 
 # (kind, hyper-parameters, weight decay): the sizes below pick from these.
@@ -40,7 +46,7 @@ VARIANTS: dict[str, tuple[str, tuple, float]] = {
 }
 
 @dataclass(frozen=True)
-class LipschitzSweepConfig:
+class LipschitzSweepConfig(Running):
     """The sweep: which variants (keys of `VARIANTS`), training and evaluation sizes,
     and how the suite runs it (device, cache, progress, planted bound)."""
 
@@ -51,11 +57,6 @@ class LipschitzSweepConfig:
     seeds: tuple[int, ...] = (0,)
     # the task (--task, docs/bring-your-own-task.md); default the fork of the figures
     task: TaskSpec = FORK
-    device: str = "cpu"
-    progress: bool = False
-    cache_dir: Path = Path("out/cache")
-    plant: bool = False
-    backend: Backend = LocalBackend()
 
 
 SIZES: dict[str, LipschitzSweepConfig] = {

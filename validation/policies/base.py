@@ -237,9 +237,13 @@ def certify_network(net: nn.Sequential, input_dim: int, method: str = "fast-cert
     return lipschitz_upper(net, method=method, input_slice=slice(0, input_dim))
 
 
-# The joint certificate's optimisation cap in the policies (seconds): the value is certified
-# whenever it stops; pass max_seconds=... to certified_lipschitz for a tighter one.
-JOINT_MAX_SECONDS = 60.0
+# The joint certificate's optimisation budget in the policies: L-BFGS iterations per
+# smoothing stage, not seconds, so that a certificate is the same number on every machine
+# and backend (a wall-clock cap would make it depend on the load). The value is certified
+# wherever the optimisation stops; pass max_iter=... to certified_lipschitz for a tighter
+# one. JOINT_MAX_SECONDS only guards against a hang (a run that reaches it is reported).
+JOINT_MAX_ITER = 20
+JOINT_MAX_SECONDS = 900.0
 
 
 def sampler_certificate(policy: TransportPolicy, net: nn.Module, unrolled, state_dim: int,
@@ -297,8 +301,8 @@ def sampler_certificate(policy: TransportPolicy, net: nn.Module, unrolled, state
                                          "product_step_bounds": factors,
                                          "n_steps": len(unrolled.steps)})
     else:
-        options = {"max_seconds": JOINT_MAX_SECONDS, **options} if method == "joint" \
-            else options
+        options = ({"max_iter": JOINT_MAX_ITER, "max_seconds": JOINT_MAX_SECONDS, **options}
+                   if method == "joint" else options)
         cond = lambda t: condition(t, probe).detach().cpu().double()  # noqa: E731
         found = sampler_lipschitz_upper(net, unrolled, state_dim=state_dim, condition=cond,
                                         method=method, **options)
