@@ -242,7 +242,7 @@ def certify_network(net: nn.Sequential, input_dim: int, method: str = "fast-cert
 # and backend (a wall-clock cap would make it depend on the load). The value is certified
 # wherever the optimisation stops; pass max_iter=... to certified_lipschitz for a tighter
 # one. JOINT_MAX_SECONDS only guards against a hang (a run that reaches it is reported).
-JOINT_MAX_ITER = 20
+JOINT_MAX_ITER = 5
 JOINT_MAX_SECONDS = 900.0
 
 
