@@ -48,6 +48,11 @@ def rollout_rate(roll) -> tuple[float, float]:
     return roll.sim_steps / roll.seconds, len(roll.outcomes) / roll.seconds
 
 
+def rollout_cell(rate: tuple[float, float], bare: float) -> str:
+    """A table cell of a `rollout_rate`: ``steps/s (ratio to bare mj_step), rollouts/s``."""
+    return f"{rate[0]:,.0f} ({rate[0] / bare:.2f}), {rate[1]:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=32)
@@ -69,10 +74,9 @@ def main() -> None:
                              n_steps=10)
         whole = rollout_rate(policy_rollouts(task, policy, args.episodes, seed=0))
         ens = rollout_rate(policy_rollouts(task, policy, args.episodes, seed=0, ensemble=0.01))
-        print(f"| {name} | {bare:,.0f} | {step:,.0f} ({step / bare:.2f}) | "
-              f"{expert[0]:,.0f} ({expert[0] / bare:.2f}), {expert[1]:.2f} | "
-              f"{whole[0]:,.0f} ({whole[0] / bare:.2f}), {whole[1]:.2f} | "
-              f"{ens[0]:,.0f} ({ens[0] / bare:.2f}), {ens[1]:.2f} |", flush=True)
+        cells = [f"{bare:,.0f}", f"{step:,.0f} ({step / bare:.2f})",
+                 *(rollout_cell(rate, bare) for rate in (expert, whole, ens))]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -316,17 +316,9 @@ def flow_lipschitz_upper(
                              {"step_bounds": factors, "one_sided": one_sided_at is not None})
 
 
-def flow_lipschitz_lower(
-    velocity: Velocity,
-    x0: torch.Tensor,
-    n_steps: int,
-    method: FlowMethod = "euler",
-    *,
-    t0: float = 0.0,
-    t1: float = 1.0,
-    alpha_bars=None,
-    **lower_options,
-) -> LipschitzEstimate:
+def flow_lipschitz_lower(velocity: Velocity, x0: torch.Tensor, n_steps: int,
+                         method: FlowMethod = "euler", *, t0: float = 0.0, t1: float = 1.0,
+                         alpha_bars=None, **lower_options) -> LipschitzEstimate:
     """Lower bound on the flow map's Lipschitz constant: `lipschitz_lower` applied to
     ``x_0 -> integrate_flow(velocity, x_0, ...)`` from the starts ``x0`` (shape
     ``(n, d)``), i.e. the largest Jacobian norm of the whole sampler found by

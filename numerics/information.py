@@ -117,7 +117,6 @@ def gaussian_rate(mu: Any, logvar: Any) -> tuple[float, float]:
 
     Examples
     --------
-    >>> import numpy as np
     >>> gaussian_rate(np.array([[1.0], [-1.0]]), np.zeros((2, 1)))   # KL = mu^2 / 2 each
     (0.5, 0.0)
     >>> gaussian_rate(np.array([[1.0]]), np.zeros((1, 1)))
@@ -262,7 +261,6 @@ def latent_information(mu: Any, logvar: Any, modes: Any = None, *, n_draws: int 
 
     Examples
     --------
-    >>> import numpy as np
     >>> mu = np.r_[np.full(20, -20.0), np.full(20, 20.0)][:, None]   # two far-apart groups
     >>> info = latent_information(mu, np.zeros_like(mu), np.repeat([0, 1], 20))
     >>> round(info.mode_information, 6), round(math.log(2), 6)
@@ -366,7 +364,6 @@ def held_out_mode_terms(mu: Any, logvar: Any, z: Any, modes: Any, weights: Any,
 
     Examples
     --------
-    >>> import numpy as np
     >>> mu = np.r_[np.full(20, -20.0), np.full(20, 20.0)][:, None]
     >>> t = held_out_mode_terms(mu, np.zeros_like(mu), mu, np.repeat([0, 1], 20), [0.5, 0.5])
     >>> round(float(t.terms.mean()), 6), int((t.predicted != np.repeat([0, 1], 20)[1::2]).sum())
@@ -497,7 +494,6 @@ def prior_coverage(mu: Any, logvar: Any, level: float = 0.95, *,
 
     Examples
     --------
-    >>> import numpy as np
     >>> cov = prior_coverage(np.zeros((1, 1)), np.zeros((1, 1)), 0.9, n_prior=10_000)
     >>> cov.interval[0] < 0.9 < cov.interval[1]      # posterior = prior: p(C) = 0.9
     True

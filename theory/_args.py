@@ -136,7 +136,7 @@ def _first_bad(a: np.ndarray, ok: np.ndarray) -> float:
 
 
 class _Range:
-    """An interval of the extended reals: ``low <(=) x <(=) high``."""
+    """An interval of the extended reals, ``low <(=) x <(=) high``; `check` tests a value."""
 
     __slots__ = ("low", "low_open", "high", "high_open", "what", "scalar")
 
@@ -154,6 +154,31 @@ class _Range:
             self.scalar = lambda v: low <= v < high
         else:
             self.scalar = lambda v: low <= v <= high
+
+    def __reduce__(self):
+        # the comparison above is a closure: rebuilt from the ends, so that the checkers
+        # (bound `check` methods) pickle as the plain functions they replaced did
+        return _Range, (self.low, self.low_open, self.high, self.high_open, self.what)
+
+    def check(self, x: Any, name: str) -> Any:
+        """``x`` checked against the range (``name``: the argument's public name)."""
+        t = type(x)
+        if t is float:
+            if not self.scalar(x):
+                raise ValueError(f"{name} must be {self.what}, got {x!r}")
+            return x
+        if t is int:
+            v = _int_to_float(x, name)
+            if not self.scalar(v):
+                raise ValueError(f"{name} must be {self.what}, got {x!r}")
+            return v
+        if _is_sympy(x):
+            return self.symbolic(x, name)
+        a = real_array(x, name)
+        ok = self.array(a)
+        if not ok.all():
+            raise ValueError(f"{name} must be {self.what}, got {_first_bad(a, ok)!r}")
+        return float(a) if a.ndim == 0 else a
 
     def array(self, a: np.ndarray) -> np.ndarray:
         lo = a > self.low if self.low_open else a >= self.low
@@ -187,80 +212,23 @@ class _Range:
         return x
 
 
-def _check(x: Any, name: str, rng: _Range) -> Any:
-    t = type(x)
-    if t is float:
-        if not rng.scalar(x):
-            raise ValueError(f"{name} must be {rng.what}, got {x!r}")
-        return x
-    if t is int:
-        v = _int_to_float(x, name)
-        if not rng.scalar(v):
-            raise ValueError(f"{name} must be {rng.what}, got {x!r}")
-        return v
-    if _is_sympy(x):
-        return rng.symbolic(x, name)
-    a = real_array(x, name)
-    ok = rng.array(a)
-    if not ok.all():
-        raise ValueError(f"{name} must be {rng.what}, got {_first_bad(a, ok)!r}")
-    return float(a) if a.ndim == 0 else a
-
-
-_POSITIVE = _Range(0.0, True, math.inf, True, "positive and finite")
-_POSITIVE_OR_INF = _Range(0.0, True, math.inf, False, "positive (inf allowed)")
-_NONNEGATIVE = _Range(0.0, False, math.inf, True, "non-negative and finite")
-_NONNEGATIVE_OR_INF = _Range(0.0, False, math.inf, False, "non-negative (inf allowed)")
-_PROBABILITY = _Range(0.0, False, 1.0, False, "a probability in [0, 1]")
-_OPEN_PROBABILITY = _Range(0.0, True, 1.0, True, "a probability in the open interval (0, 1)")
-_FINITE = _Range(-math.inf, True, math.inf, True, "a finite real number")
-_EXTENDED_REAL = _Range(-math.inf, False, math.inf, False, "a real number (+-inf allowed)")
-
-
-def positive(x: Any, name: str) -> Any:
-    """``0 < x < inf``."""
-    return _check(x, name, _POSITIVE)
-
-
-def positive_or_inf(x: Any, name: str) -> Any:
-    """``0 < x <= inf`` (an infinite Lipschitz constant is a meaningful limit)."""
-    return _check(x, name, _POSITIVE_OR_INF)
-
-
-def nonnegative(x: Any, name: str) -> Any:
-    """``0 <= x < inf``."""
-    return _check(x, name, _NONNEGATIVE)
-
-
-def nonnegative_or_inf(x: Any, name: str) -> Any:
-    """``0 <= x <= inf``."""
-    return _check(x, name, _NONNEGATIVE_OR_INF)
-
-
-def probability(x: Any, name: str) -> Any:
-    """``0 <= x <= 1``."""
-    return _check(x, name, _PROBABILITY)
-
-
-def open_probability(x: Any, name: str) -> Any:
-    """``0 < x < 1``."""
-    return _check(x, name, _OPEN_PROBABILITY)
-
-
-def finite(x: Any, name: str) -> Any:
-    """``-inf < x < inf`` (any sign)."""
-    return _check(x, name, _FINITE)
-
-
-def extended_real(x: Any, name: str) -> Any:
-    """``-inf <= x <= inf`` (a real number; NaN and non-real values rejected)."""
-    return _check(x, name, _EXTENDED_REAL)
+# The range checkers, ``checker(x, name)``: `_Range.check` of one range each (what comes back
+# and what is raised: the module docstring).
+positive = _Range(0.0, True, math.inf, True, "positive and finite").check  # 0 < x < inf
+# 0 < x <= inf: an infinite Lipschitz constant is a meaningful limit
+positive_or_inf = _Range(0.0, True, math.inf, False, "positive (inf allowed)").check
+nonnegative = _Range(0.0, False, math.inf, True, "non-negative and finite").check  # 0 <= x < inf
+nonnegative_or_inf = _Range(0.0, False, math.inf, False, "non-negative (inf allowed)").check
+probability = _Range(0.0, False, 1.0, False, "a probability in [0, 1]").check
+open_probability = _Range(0.0, True, 1.0, True, "a probability in the open interval (0, 1)").check
+finite = _Range(-math.inf, True, math.inf, True, "a finite real number").check  # any sign
+# -inf <= x <= inf: a real number; NaN and non-real values rejected
+extended_real = _Range(-math.inf, False, math.inf, False, "a real number (+-inf allowed)").check
 
 
 def at_least(x: Any, name: str, low: float, high: float = math.inf) -> Any:
     """``low <= x < high`` (``high = inf``: finite)."""
-    return _check(x, name, _Range(low, False, high, True,
-                                  f"a real number in [{low:g}, {high:g})"))
+    return _Range(low, False, high, True, f"a real number in [{low:g}, {high:g})").check(x, name)
 
 
 _FLOAT_INT_MAX = 2**1023  # the largest power of two below float64's maximum

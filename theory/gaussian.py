@@ -53,15 +53,12 @@ def normal_cdf_expr(x: Any) -> Any:
     Returns
     -------
     sympy.Expr
+        ``\Phi(x)`` in the notation of docs/theory.md, Part T.
 
     Raises
     ------
     ValueError, TypeError
         A value that is not real (``nan``, ``zoo``, ``I``, text).
-
-    References
-    ----------
-    docs/theory.md, Part T (notation).
 
     Examples
     --------
@@ -87,15 +84,12 @@ def normal_quantile_expr(m: Any) -> Any:
     Returns
     -------
     sympy.Expr
+        ``\Phi^{-1}(m)``; ``erfinv`` stays unevaluated except at special values (``m = 1/2``).
 
     Raises
     ------
     ValueError, TypeError
         A number outside ``[0, 1]`` or not real.
-
-    References
-    ----------
-    docs/theory.md, Part T (notation).
 
     Examples
     --------
@@ -121,15 +115,12 @@ def normal_pdf_expr(x: Any) -> Any:
     Returns
     -------
     sympy.Expr
+        The standard normal density at ``x`` (docs/theory.md, Part T, notation).
 
     Raises
     ------
     ValueError, TypeError
         A value that is not real.
-
-    References
-    ----------
-    docs/theory.md, Part T (notation).
 
     Examples
     --------
@@ -146,6 +137,30 @@ def normal_pdf_expr(x: Any) -> Any:
 
 def _broadcast_error(**values: Any) -> None:
     _args.broadcast(**values)
+
+
+def _enlargement(m: Any, r: Any, closed_form, numeric) -> Any:
+    """`gaussian_enlargement` and its logarithm after validating ``m`` and ``r``.
+
+    ``closed_form(m, r)`` on the SymPy path (no arrays mixed in); otherwise
+    ``numeric(Phi^{-1}(m) + r)`` as a float or array, a broadcast error naming ``m`` and ``r``.
+    """
+    m = _args.probability(m, "m")
+    r = _args.finite(r, "r")
+    if _args.is_symbolic(m, r):
+        _args.no_arrays_with_symbols(m=m, r=r)
+        return closed_form(m, r)
+    try:
+        return _args.scalar_out(numeric(special.ndtri(m) + r))
+    except ValueError:
+        _broadcast_error(m=m, r=r)
+        raise
+
+
+def _log_enlargement_expr(m: Any, r: Any) -> Any:
+    import sympy
+
+    return sympy.log(gaussian_enlargement(m, r), evaluate=False)   # no erfc evalf
 
 
 def isoperimetric_profile(m: Any) -> Any:
@@ -202,21 +217,16 @@ def log_isoperimetric_profile(m: Any) -> Any:
     Parameters
     ----------
     m : float, array_like or sympy.Expr
-        Mass in ``[0, 1]``.
+        Mass in ``[0, 1]``; checked (and errors raised) as in `isoperimetric_profile`.
 
     Returns
     -------
     float or ndarray
         ``log I(m)``; finite for every ``m`` in ``(0, 1)``, including subnormal ``m``.
 
-    Raises
-    ------
-    ValueError, TypeError
-        As `isoperimetric_profile`.
-
     References
     ----------
-    docs/theory.md, Part T.
+    docs/theory.md, Part T (the isoperimetric profile, for the tails).
 
     Examples
     --------
@@ -271,16 +281,8 @@ def gaussian_enlargement(m: Any, r: Any) -> Any:
     >>> round(theory.gaussian_enlargement(0.5, 1.0), 4)     # Phi(1)
     0.8413
     """
-    m = _args.probability(m, "m")
-    r = _args.finite(r, "r")
-    if _args.is_symbolic(m, r):
-        _args.no_arrays_with_symbols(m=m, r=r)
-        return normal_cdf_expr(normal_quantile_expr(m) + r)
-    try:
-        return _args.scalar_out(special.ndtr(special.ndtri(m) + r))
-    except ValueError:
-        _broadcast_error(m=m, r=r)
-        raise
+    return _enlargement(m, r, lambda m, r: normal_cdf_expr(normal_quantile_expr(m) + r),
+                        special.ndtr)
 
 
 def log_gaussian_enlargement(m: Any, r: Any) -> Any:
@@ -288,10 +290,9 @@ def log_gaussian_enlargement(m: Any, r: Any) -> Any:
 
     Parameters
     ----------
-    m : float, array_like or sympy.Expr
-        Mass in ``[0, 1]``.
-    r : float, array_like or sympy.Expr
-        Finite real radius (broadcasts with ``m``).
+    m, r : float, array_like or sympy.Expr
+        As in `gaussian_enlargement` (a mass in ``[0, 1]`` and a finite radius that
+        broadcast; the same errors).
 
     Returns
     -------
@@ -299,14 +300,9 @@ def log_gaussian_enlargement(m: Any, r: Any) -> Any:
         The logarithm of `gaussian_enlargement` (``-inf`` at ``m = 0``), accurate where the
         plain value underflows (e.g. ``r = -80``).
 
-    Raises
-    ------
-    ValueError, TypeError
-        As `gaussian_enlargement`.
-
     References
     ----------
-    docs/theory.md, Part T.
+    docs/theory.md, Part T (T2, T3 in the far tail).
 
     Examples
     --------
@@ -314,18 +310,7 @@ def log_gaussian_enlargement(m: Any, r: Any) -> Any:
     >>> round(theory.log_gaussian_enlargement(0.5, -80.0), 2)       # log Phi(-80)
     -3205.3
     """
-    m = _args.probability(m, "m")
-    r = _args.finite(r, "r")
-    if _args.is_symbolic(m, r):
-        import sympy
-
-        _args.no_arrays_with_symbols(m=m, r=r)
-        return sympy.log(gaussian_enlargement(m, r), evaluate=False)   # no erfc evalf
-    try:
-        return _args.scalar_out(special.log_ndtr(special.ndtri(m) + r))
-    except ValueError:
-        _broadcast_error(m=m, r=r)
-        raise
+    return _enlargement(m, r, _log_enlargement_expr, special.log_ndtr)
 
 
 def _off_centre_outside(R: float, d: int, delta: float) -> float:

@@ -271,7 +271,7 @@ def fano_min_rate(weights: Any, error: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L2.
+    docs/theory.md, L2 (Fano's inequality with L1).
 
     Examples
     --------
@@ -316,7 +316,7 @@ def fano_min_error(weights: Any, rate: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L2.
+    docs/theory.md, L2 (the inverse of `fano_min_rate`).
 
     Examples
     --------
@@ -375,7 +375,7 @@ def kl_tv_bound(eps: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Negative, NaN or non-real ``eps``.
+        ``eps < 0``, NaN, non-real input.
 
     Notes
     -----
@@ -384,7 +384,7 @@ def kl_tv_bound(eps: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L3.
+    docs/theory.md, L3 (the paper's form).
 
     Examples
     --------
@@ -431,7 +431,7 @@ def min_kl_for_tv(tv: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L3-exact.
+    docs/theory.md, L3-exact (the curve ``f``).
 
     Examples
     --------
@@ -456,7 +456,7 @@ def kl_tv_bound_exact(eps: Any) -> Any:
     Parameters
     ----------
     eps : float or array_like
-        The KL budget ``>= 0`` (nats; ``inf`` allowed), any shape.
+        As in `kl_tv_bound`: a budget ``>= 0`` in nats (``inf`` allowed), any shape.
 
     Returns
     -------
@@ -476,7 +476,7 @@ def kl_tv_bound_exact(eps: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L3-exact.
+    docs/theory.md, L3-exact (the root of ``f(t) = eps``).
 
     Examples
     --------
@@ -585,7 +585,8 @@ def mode_averaging_distance(separation: Any, eps: Any, *, exact: bool = True) ->
     Raises
     ------
     ValueError, TypeError
-        Out-of-range, NaN or non-real arguments.
+        ``separation`` not positive and finite, ``eps < 0``, NaN, non-real input; a SymPy
+        ``eps`` with ``exact=True`` (no closed form).
 
     Notes
     -----
@@ -593,13 +594,15 @@ def mode_averaging_distance(separation: Any, eps: Any, *, exact: bool = True) ->
 
     References
     ----------
-    docs/theory.md, L3.
+    docs/theory.md, L3 (the mode-averaging identity).
 
     Examples
     --------
     >>> import theory
     >>> round(theory.mode_averaging_distance(2.0, 0.1), 4)
     0.5604
+    >>> round(theory.mode_averaging_distance(2.0, 0.1, exact=False), 4)     # the paper's tau
+    0.5528
     """
     s = _args.positive(separation, "separation")
     e = _args.nonnegative_or_inf(eps, "eps")
@@ -950,11 +953,12 @@ def collapse_objective(u: Any, beta: Any, separation: Any, sigma: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range, NaN or non-real arguments.
+        ``u`` or ``beta`` infinite, ``beta < 0``, ``separation`` or ``sigma`` not positive
+        and finite, NaN, non-real input.
 
     References
     ----------
-    docs/theory.md, L4.
+    docs/theory.md, L4 (the proof of the threshold).
 
     Examples
     --------
@@ -1014,7 +1018,8 @@ def collapsed_directions(eigenvalues: Any, beta: Any, decoder_noise_var: Any) ->
     Raises
     ------
     ValueError, TypeError
-        Out-of-range, NaN or non-real arguments.
+        Negative ``eigenvalues``, ``beta`` or ``decoder_noise_var`` not positive, infinite
+        values, NaN, non-real input.
 
     References
     ----------
@@ -1069,7 +1074,7 @@ def prior_tv_bound(marginal_kl: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L5.
+    docs/theory.md, L5 (Pinsker and Bretagnolle-Huber).
 
     Examples
     --------
@@ -1136,7 +1141,7 @@ def min_prior_coverage(marginal_kl: Any, posterior_mass: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, L5.
+    docs/theory.md, L5 (the sharp region form).
 
     Examples
     --------
@@ -1185,6 +1190,20 @@ def _chunk_sizes(chunk_length: Any, action_dim: Any, laplace_scale: Any):
     return h, d, _args.positive(laplace_scale, "laplace_scale")
 
 
+def _act_weight(name: str, weight: Any, chunk_length: Any, action_dim: Any, laplace_scale: Any,
+                *, effective: bool) -> Any:
+    """``w H d / b`` (``effective``) or its inverse ``w b / (H d)``; ``w`` is ``weight``,
+    checked under its public ``name``."""
+    w = _args.nonnegative(weight, name)
+    h, d, b = _chunk_sizes(chunk_length, action_dim, laplace_scale)
+    values = {name: w, "chunk_length": h, "action_dim": d, "laplace_scale": b}
+    if _symbolic(**values):
+        w, h, d, b = map(_exact, (w, h, d, b))
+        return w * h * d / b if effective else w * b / (h * d)
+    up, down = ((w, h, d), (b,)) if effective else ((w, b), (h, d))
+    return _args.scalar_out(_named(lambda: _scaled_product(up, down), **values))
+
+
 def act_effective_kl_weight(kl_weight: Any, chunk_length: Any, action_dim: Any,
                             laplace_scale: Any = 1.0) -> Any:
     r"""ACT's ``kl_weight`` as the ``beta`` of a per-chunk Laplace likelihood.
@@ -1231,13 +1250,8 @@ def act_effective_kl_weight(kl_weight: Any, chunk_length: Any, action_dim: Any,
     >>> theory.act_effective_kl_weight(10, 100, 14)
     14000.0
     """
-    w = _args.nonnegative(kl_weight, "kl_weight")
-    h, d, b = _chunk_sizes(chunk_length, action_dim, laplace_scale)
-    if _symbolic(kl_weight=w, chunk_length=h, action_dim=d, laplace_scale=b):
-        w, h, d, b = map(_exact, (w, h, d, b))
-        return w * h * d / b
-    return _args.scalar_out(_named(lambda: _scaled_product((w, h, d), (b,)), kl_weight=w,
-                                   chunk_length=h, action_dim=d, laplace_scale=b))
+    return _act_weight("kl_weight", kl_weight, chunk_length, action_dim, laplace_scale,
+                       effective=True)
 
 
 def act_kl_weight(effective_kl_weight: Any, chunk_length: Any, action_dim: Any,
@@ -1272,15 +1286,11 @@ def act_kl_weight(effective_kl_weight: Any, chunk_length: Any, action_dim: Any,
     >>> import theory
     >>> theory.act_kl_weight(14000, 100, 14)
     10.0
+    >>> theory.act_kl_weight(theory.act_effective_kl_weight(0.3, 50, 7), 50, 7)    # round trip
+    0.3
     """
-    w = _args.nonnegative(effective_kl_weight, "effective_kl_weight")
-    h, d, b = _chunk_sizes(chunk_length, action_dim, laplace_scale)
-    if _symbolic(effective_kl_weight=w, chunk_length=h, action_dim=d, laplace_scale=b):
-        w, h, d, b = map(_exact, (w, h, d, b))
-        return w * b / (h * d)
-    return _args.scalar_out(_named(lambda: _scaled_product((w, b), (h, d)),
-                                   effective_kl_weight=w, chunk_length=h, action_dim=d,
-                                   laplace_scale=b))
+    return _act_weight("effective_kl_weight", effective_kl_weight, chunk_length, action_dim,
+                       laplace_scale, effective=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1318,7 +1328,8 @@ def decoder_max_mode_mass(decoder_lipschitz: Any, separation: Any, n_modes: Any 
     Raises
     ------
     ValueError, TypeError
-        Out-of-range, NaN or non-real arguments.
+        ``decoder_lipschitz <= 0``, negative ``separation`` or ``output_noise_std``,
+        ``n_modes`` not an integer in ``[2, 2**53]``, NaN, non-real input.
 
     Notes
     -----
@@ -1407,59 +1418,55 @@ def _l6():
 
 PROPOSITIONS: tuple[Proposition, ...] = (
     Proposition(
-        id="L1", title="rate decomposition", statement=_l1,
+        id="L1", title="rate decomposition", statement=_l1, evaluate=rate_decomposition,
         assumptions="encoder q(z|o,a), prior p(z|o), actions a ~ pi*(.|o); any latent space",
-        evaluate=rate_decomposition,
         extensions="",
         reference="docs/theory.md Part L1; Hoffman & Johnson 2016 (ELBO surgery); "
                   "Alemi et al. 2018",
     ),
     Proposition(
         id="L2", title="mode information (Fano)", statement=_l2,
+        evaluate=fano_min_rate, related=(fano_min_error,),
         assumptions="K modes with weights w; any rule reading the mode from z errs with "
                     "probability <= error <= (K-1)/K",
-        evaluate=fano_min_rate,
         extensions="inverse fano_min_error",
         reference="docs/theory.md Part L2; Cover & Thomas Thm 2.10.1",
-        related=(fano_min_error,),
     ),
     Proposition(
         id="L3", title="pointwise regularization collapses modes", statement=_l3,
-        assumptions="KL(q_a || p) <= eps and KL(q_a' || p) <= eps",
         evaluate=kl_tv_bound,
+        related=(kl_tv_bound_exact, min_kl_for_tv, mode_recovery_accuracy,
+                 mode_averaging_distance),
+        assumptions="KL(q_a || p) <= eps and KL(q_a' || p) <= eps",
         extensions="exact curve kl_tv_bound_exact (tight; needs only the average KL, so the "
                    "rate suffices); mode averaging as an exact identity in TV(Q1, Q2)",
         reference="docs/theory.md Part L3; Pinsker; Bretagnolle & Huber 1979",
-        related=(kl_tv_bound_exact, min_kl_for_tv, mode_recovery_accuracy,
-                 mode_averaging_distance),
     ),
     Proposition(
-        id="L4", title="collapse threshold", statement=_l4,
+        id="L4", title="collapse threshold", statement=_l4, evaluate=collapse_threshold,
+        related=(collapse_threshold_local, collapse_objective, binary_channel_mmse,
+                 collapsed_directions, act_effective_kl_weight, act_kl_weight),
         assumptions="two equal-weight point modes Delta apart; Gaussian decoder likelihood "
                     "N(D(z), sigma^2 I); Gaussian encoder; N(0, I) prior; unconstrained "
                     "decoder; collapse (u = 0 optimal) iff beta >= beta_star",
-        evaluate=collapse_threshold,
         extensions="global optimality proof via sech^2(x) >= exp(-x^2); unequal weights "
                    "w1 w2 Delta^2/sigma^2 (exact for w1 w2 >= 1/5); the local threshold "
                    "lambda_max(Cov_w(c))/sigma^2 for any mode geometry "
                    "(collapse_threshold_local); linear conditional case as "
                    "collapsed_directions",
         reference="docs/theory.md Part L4; Lucas et al. 2019; Dang et al. ICLR 2024",
-        related=(collapse_threshold_local, collapse_objective, binary_channel_mmse,
-                 collapsed_directions, act_effective_kl_weight, act_kl_weight),
     ),
     Proposition(
-        id="L5", title="prior coverage", statement=_l5,
+        id="L5", title="prior coverage", statement=_l5, evaluate=prior_tv_bound,
+        related=(min_prior_coverage,),
         assumptions="deployment samples z ~ p(z|o) instead of qbar; tv = TV(p, qbar)",
-        evaluate=prior_tv_bound,
         extensions="Bretagnolle-Huber branch; sharp region form min_prior_coverage",
         reference="docs/theory.md Part L5; Pinsker; data processing for KL",
-        related=(min_prior_coverage,),
     ),
     Proposition(
         id="L6", title="latent policies are transport maps", statement=_l6,
-        assumptions="z ~ N(0, I); decoder L-Lipschitz in z; K modes pairwise >= Delta apart",
         evaluate=decoder_max_mode_mass,
+        assumptions="z ~ N(0, I); decoder L-Lipschitz in z; K modes pairwise >= Delta apart",
         extensions="decoder output noise s: L -> sqrt(L^2 + s^2)",
         reference="docs/theory.md Part L6 and Part T2/T3",
     ),

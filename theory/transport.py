@@ -120,6 +120,27 @@ def _named_broadcast(**values: Any) -> None:
     _args.broadcast(**values)
 
 
+def _closed_form(expr, numeric, **values: Any) -> Any:
+    """A bound with a closed form at the validated ``values`` (keywords: the public names).
+
+    ``expr(*values)`` on the SymPy path, numbers made SymPy numbers first; otherwise
+    ``numeric(*values)`` as a float or array, a broadcast error naming the arguments.
+    """
+    if _symbolic(**values):
+        return expr(*_args.sympify(*values.values()))
+    try:
+        return _args.scalar_out(numeric(*values.values()))
+    except ValueError:
+        _named_broadcast(**values)
+        raise
+
+
+def _mass_separation_modes(mass: Any, separation: Any, n_modes: Any) -> tuple:
+    """The validated ``(mass, separation, K)`` of `min_lipschitz` and its log form."""
+    K = _n_modes(n_modes)
+    return _args.probability(mass, "mass"), _args.nonnegative(separation, "separation"), K
+
+
 def _root_from_above(res) -> np.ndarray:
     """The root of an increasing function from ``elementwise.find_root``, from its upper side.
 
@@ -173,14 +194,8 @@ def preimage_separation(L: Any, separation: Any) -> Any:
     1.5
     """
     L, sep = _lipschitz_and_separation(L, separation)
-    if _symbolic(L=L, separation=sep):
-        L, sep = _args.sympify(L, sep)
-        return sep / L
-    try:
-        return _args.scalar_out(_ratio(sep, L))
-    except ValueError:
-        _named_broadcast(L=L, separation=sep)
-        raise
+    return _closed_form(lambda L, sep: sep / L, lambda L, sep: _ratio(sep, L),
+                        L=L, separation=sep)
 
 
 # ----------------------------------------------------------------------------- T2
@@ -292,7 +307,7 @@ def log_max_mode_mass(L: Any, separation: Any, n_modes: Any = 2) -> Any:
     Raises
     ------
     ValueError, TypeError
-        As `max_mode_mass`.
+        Those of `max_mode_mass` (the same arguments, checked the same way).
 
     Notes
     -----
@@ -301,7 +316,7 @@ def log_max_mode_mass(L: Any, separation: Any, n_modes: Any = 2) -> Any:
 
     References
     ----------
-    docs/theory.md, T2.
+    docs/theory.md, T2 (the bound whose logarithm this is).
 
     Examples
     --------
@@ -348,7 +363,8 @@ def mode_mass_frontier(m1: Any, L: Any, separation: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range, NaN or non-real arguments; shapes that do not broadcast.
+        ``m1`` outside ``[0, 1]``, ``L <= 0``, negative or NaN ``separation``, non-real
+        input, shapes that do not broadcast.
 
     Notes
     -----
@@ -357,7 +373,7 @@ def mode_mass_frontier(m1: Any, L: Any, separation: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, T2.
+    docs/theory.md, T2 (the frontier and the clip maps that attain it).
 
     Examples
     --------
@@ -425,9 +441,7 @@ def min_lipschitz(mass: Any, separation: Any, n_modes: Any = 2) -> Any:
     >>> round(theory.min_lipschitz(0.1, 2.0), 4)        # 1 / Phi^{-1}(0.9)
     0.7803
     """
-    K = _n_modes(n_modes)
-    mass = _args.probability(mass, "mass")
-    sep = _args.nonnegative(separation, "separation")
+    mass, sep, K = _mass_separation_modes(mass, separation, n_modes)
     if _symbolic(mass=mass, separation=sep, n_modes=K):
         mass, sep, K = _args.sympify(mass, sep, K)
         import sympy
@@ -658,7 +672,8 @@ def achievable_mode_mass(L: Any, separation: Any, n_modes: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range or non-real arguments.
+        ``L <= 0``, negative or NaN ``separation``, ``n_modes`` not an integer in
+        ``[2, 8]``, non-real input.
 
     Notes
     -----
@@ -752,7 +767,8 @@ def min_bridge_mass(L: Any, separation: Any, m1: Any = None) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range, NaN or non-real arguments; shapes that do not broadcast.
+        ``L <= 0``, ``separation < 0``, ``m1`` outside ``[0, 1]``, NaN, non-real input,
+        shapes that do not broadcast.
 
     Notes
     -----
@@ -820,7 +836,7 @@ def min_lipschitz_for_bridge(bridge_mass: Any, separation: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range or non-real arguments.
+        ``bridge_mass`` outside ``[0, 1]``, negative or NaN ``separation``, non-real input.
 
     Notes
     -----
@@ -828,29 +844,29 @@ def min_lipschitz_for_bridge(bridge_mass: Any, separation: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, T4.
+    docs/theory.md, T4 (balanced coverage).
 
     Examples
     --------
     >>> import theory
-    >>> round(theory.min_lipschitz_for_bridge(0.05, 2.0), 3)
-    15.947
+    >>> L = theory.min_lipschitz_for_bridge(0.05, 2.0)
+    >>> round(L, 3), round(theory.min_bridge_mass(L, 2.0), 12)     # the inverse in L
+    (15.947, 0.05)
     """
     b = _args.probability(bridge_mass, "bridge_mass")
     sep = _args.nonnegative(separation, "separation")
-    if _symbolic(bridge_mass=b, separation=sep):
-        b, sep = _args.sympify(b, sep)
-        import sympy
+    return _closed_form(_bridge_lipschitz_expr, _bridge_lipschitz, bridge_mass=b, separation=sep)
 
-        return sep / (2 * sympy.sqrt(2) * sympy.erfinv(b))
-    try:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            L = np.where(np.asarray(sep) == 0, 0.0,
-                         np.divide(sep, 2 * _SQRT2 * special.erfinv(b)))
-    except ValueError:
-        _named_broadcast(bridge_mass=b, separation=sep)
-        raise
-    return _args.scalar_out(L)
+
+def _bridge_lipschitz_expr(b: Any, sep: Any) -> Any:
+    import sympy
+
+    return sep / (2 * sympy.sqrt(2) * sympy.erfinv(b))
+
+
+def _bridge_lipschitz(b: Any, sep: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(np.asarray(sep) == 0, 0.0, np.divide(sep, 2 * _SQRT2 * special.erfinv(b)))
 
 
 # ----------------------------------------------------------------------------- T5
@@ -1363,7 +1379,7 @@ def min_integrated_lipschitz(mass: Any, separation: Any, n_modes: Any = 2) -> An
     Raises
     ------
     ValueError, TypeError
-        As `min_lipschitz`.
+        Those of `min_lipschitz`, ``mass > 1/K`` included.
 
     Notes
     -----
@@ -1372,17 +1388,15 @@ def min_integrated_lipschitz(mass: Any, separation: Any, n_modes: Any = 2) -> An
 
     References
     ----------
-    docs/theory.md, T6.
+    docs/theory.md, T6 with T2/T3 through `min_lipschitz`.
 
     Examples
     --------
     >>> import theory
-    >>> round(theory.min_integrated_lipschitz(0.2, 3.0), 4)
+    >>> round(theory.min_integrated_lipschitz(0.2, 3.0), 4)     # log min_lipschitz(0.2, 3.0)
     0.5779
     """
-    K = _n_modes(n_modes)
-    mass = _args.probability(mass, "mass")
-    sep = _args.nonnegative(separation, "separation")
+    mass, sep, K = _mass_separation_modes(mass, separation, n_modes)
     if _symbolic(mass=mass, separation=sep, n_modes=K):
         mass, sep, K = _args.sympify(mass, sep, K)
         import sympy
@@ -1428,7 +1442,8 @@ def gaussian_equivalent_lipschitz(L: Any, base_std: Any = 1.0,
     Raises
     ------
     ValueError, TypeError
-        Out-of-range or non-real arguments.
+        ``L <= 0``, ``base_std`` or ``base_convexity`` not positive and finite, NaN,
+        non-real input.
 
     References
     ----------
@@ -1497,7 +1512,7 @@ def chunk_separation(per_step_offsets: Any) -> Any:
 
     References
     ----------
-    docs/theory.md, T7.
+    docs/theory.md, T7 (chunk-space separation).
 
     Examples
     --------
@@ -1552,7 +1567,8 @@ def isoperimetric_min_lipschitz(mass: Any, boundary_measure: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range or non-real arguments.
+        ``mass`` outside ``[0, 1]``, ``boundary_measure`` not positive and finite, non-real
+        input.
 
     Notes
     -----
@@ -1565,22 +1581,20 @@ def isoperimetric_min_lipschitz(mass: Any, boundary_measure: Any) -> Any:
 
     Examples
     --------
-    >>> import theory
-    >>> round(theory.isoperimetric_min_lipschitz(0.5, 0.3989422804014327), 6)
+    >>> import math, theory
+    >>> theory.isoperimetric_min_lipschitz(0.5, 1 / math.sqrt(2 * math.pi))    # a half-space
     1.0
     """
     m = _args.probability(mass, "mass")
     per = _args.positive(boundary_measure, "boundary_measure")
-    if _symbolic(mass=m, boundary_measure=per):
-        m, per = _args.sympify(m, per)
-        return normal_pdf_expr(normal_quantile_expr(m)) / per
-    try:
-        x = special.ndtri(m)
-        with np.errstate(over="ignore"):
-            return _args.scalar_out(_INV_SQRT_2PI * np.exp(-0.5 * x * x) / per)
-    except ValueError:
-        _named_broadcast(mass=m, boundary_measure=per)
-        raise
+    return _closed_form(lambda m, per: normal_pdf_expr(normal_quantile_expr(m)) / per,
+                        _profile_over_boundary, mass=m, boundary_measure=per)
+
+
+def _profile_over_boundary(m: Any, per: Any) -> Any:
+    x = special.ndtri(m)
+    with np.errstate(over="ignore"):
+        return _INV_SQRT_2PI * np.exp(-0.5 * x * x) / per
 
 
 def exact_fit_min_lipschitz(mean: Any, std: Any) -> Any:
@@ -1606,7 +1620,7 @@ def exact_fit_min_lipschitz(mean: Any, std: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        Out-of-range or non-real arguments.
+        ``mean < 0``, ``std <= 0``, either infinite or NaN, non-real input.
 
     Notes
     -----
@@ -1622,25 +1636,25 @@ def exact_fit_min_lipschitz(mean: Any, std: Any) -> Any:
     Examples
     --------
     >>> import theory
-    >>> round(theory.exact_fit_min_lipschitz(1.0, 0.3), 1)
+    >>> round(theory.exact_fit_min_lipschitz(1.0, 0.3), 1)      # 0.3 exp(1 / 0.18)
     77.6
     """
     m = _args.nonnegative(mean, "mean")
     s = _args.positive(std, "std")
-    if _symbolic(mean=m, std=s):
-        m, s = _args.sympify(m, s)
-        import sympy
+    return _closed_form(_exact_fit_expr, _exact_fit, mean=m, std=s)
 
-        return s * sympy.exp(m ** 2 / (2 * s ** 2))
-    try:
-        with np.errstate(over="ignore"):
-            e = np.square(np.divide(m, s)) / 2
-            direct = s * np.exp(np.minimum(e, 700.0))
-            value = np.where(e <= 700.0, direct, np.exp(np.log(s) + e))
-    except ValueError:
-        _named_broadcast(mean=m, std=s)
-        raise
-    return _args.scalar_out(value)
+
+def _exact_fit_expr(m: Any, s: Any) -> Any:
+    import sympy
+
+    return s * sympy.exp(m ** 2 / (2 * s ** 2))
+
+
+def _exact_fit(m: Any, s: Any) -> Any:
+    with np.errstate(over="ignore"):
+        e = np.square(np.divide(m, s)) / 2
+        direct = s * np.exp(np.minimum(e, 700.0))
+        return np.where(e <= 700.0, direct, np.exp(np.log(s) + e))
 
 
 # ------------------------------------------------------------------ local forms (ours)
@@ -1922,7 +1936,7 @@ def max_weighted_coverage_local(L: Any, separation: Any, weights: Any,
 
     References
     ----------
-    docs/theory.md, "Local forms".
+    docs/theory.md, "Local forms", T3-local.
 
     Examples
     --------
@@ -2081,10 +2095,9 @@ def wasserstein_lower_bound_local(L: Any, separation: Any, outside_mass: Any,
 
     Parameters
     ----------
-    L : float or array_like
-        ``L_B``, ``0 < L <= inf``; an array only at ``K = 2``.
-    separation : float, array_like or (K, K) array_like
-        As in `wasserstein_lower_bound`.
+    L, separation : float, array_like or (K, K) array_like
+        ``L = L_B`` in ``(0, inf]``, an array only at ``K = 2``; ``separation`` as in
+        `wasserstein_lower_bound`.
     outside_mass : float or array_like
         ``q = gamma_d(B^c)`` in ``[0, 1]``; an array only at ``K = 2``.
     weights : (K,) array_like, optional
@@ -2101,7 +2114,7 @@ def wasserstein_lower_bound_local(L: Any, separation: Any, outside_mass: Any,
     Raises
     ------
     ValueError, TypeError
-        As `wasserstein_lower_bound`.
+        Those of `wasserstein_lower_bound`, and ``outside_mass`` outside ``[0, 1]``.
 
     Notes
     -----
@@ -2113,7 +2126,7 @@ def wasserstein_lower_bound_local(L: Any, separation: Any, outside_mass: Any,
 
     References
     ----------
-    docs/theory.md, "Local forms".
+    docs/theory.md, "Local forms" (the T5 deficit less the outside mass).
 
     Examples
     --------

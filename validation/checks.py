@@ -35,7 +35,7 @@ import inspect
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -88,11 +88,22 @@ def _as_obs(task, obs) -> np.ndarray:
     return obs
 
 
+class _Record:
+    """The JSON round trip of a frozen measurement dataclass (what the cache stores)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Self:
+        return cls(**d)
+
+
 # --------------------------------------------------------------------------- Part T
 
 
 @dataclass(frozen=True)
-class TransportMeasurement:
+class TransportMeasurement(_Record):
     """What `measure_transport` measured on one policy and task (JSON-ready).
 
     Attributes:
@@ -127,13 +138,6 @@ class TransportMeasurement:
     w1: tuple[dict, ...]
     off_support: float
     seed: int
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TransportMeasurement:
-        return cls(**d)
 
     @property
     def masses(self) -> np.ndarray:
@@ -492,7 +496,7 @@ def transport_checks(policy, task, obs, n_samples: int, seed: int, *, lipschitz=
 
 
 @dataclass(frozen=True)
-class LatentMeasurement:
+class LatentMeasurement(_Record):
     """What `measure_latent` measured on a CVAE (JSON-ready); nats throughout.
 
     The demonstrations are split in halves: the encoder posteriors of half A define the
@@ -535,13 +539,6 @@ class LatentMeasurement:
     off_support_mean: float
     effective_beta: float
     seed: int
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LatentMeasurement:
-        return cls(**d)
 
 
 def conditional_demonstrations(task, obs, n_per_obs: int, seed: int):

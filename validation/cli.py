@@ -39,25 +39,24 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
-def _seed(text: str) -> int:
+def _integer_at_least(text: str, name: str, low: int) -> int:
+    """``text`` as an integer ``>= low``, or an ArgumentTypeError naming ``name``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0, got {value}")
+        raise argparse.ArgumentTypeError(f"{name} must be an integer >= {low}, got {text!r}") \
+            from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{name} must be an integer >= {low}, got {value}")
     return value
+
+
+def _seed(text: str) -> int:
+    return _integer_at_least(text, "seed", 0)
 
 
 def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"threads must be an integer >= 1, got {text!r}") \
-            from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"threads must be an integer >= 1, got {value}")
-    return value
+    return _integer_at_least(text, "threads", 1)
 
 
 def _max_parallel(text: str) -> int:

@@ -126,6 +126,11 @@ class Running:
     plant: bool = False
     backend: Backend = LocalBackend()
 
+    def sweep(self, name: str, runs: Sequence[Any], run_one: Callable[[Any], dict]
+              ) -> list[dict]:
+        """`sweep` with this config's cache folder, progress display and backend."""
+        return sweep(name, runs, run_one, self.cache_dir, self.progress, self.backend)
+
 
 @dataclass(frozen=True)
 class TransportRun:

@@ -34,7 +34,7 @@ from validation.checks import (
     measure_transport,
     transport_checks_from,
 )
-from validation.experiments import Running, Training, labelled, sweep, train_policy
+from validation.experiments import Running, Training, labelled, train_policy
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,7 @@ def run_one(r: BetaRun) -> dict:
 
 def run(config: BetaSweepConfig) -> dict:
     """All runs (cached) -> ``{"rows", "checks", "beta_star"}``."""
-    results = sweep("beta_sweep", runs(config), run_one, config.cache_dir, config.progress,
-                    config.backend)
+    results = config.sweep("beta_sweep", runs(config), run_one)
     rows, checks = [], []
     beta_star = None
     for res in results:

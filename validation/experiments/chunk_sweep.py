@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from validation.checks import TransportMeasurement, measure_transport, transport_checks_from
-from validation.experiments import Running, Training, labelled, sweep, train_policy
+from validation.experiments import Running, Training, labelled, train_policy
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,8 @@ def run_one(r: ChunkRun) -> dict:
 def run(config: ChunkSweepConfig) -> dict:
     """All runs (cached) -> ``{"rows", "checks"}``; the T7 check replaces the task's
     separation by `theory.chunk_separation` (they agree; the row records both)."""
-    results = sweep("chunk_sweep", runs(config), run_one, config.cache_dir, config.progress,
-                    config.backend)
     rows, checks = [], []
-    for res in results:
+    for res in config.sweep("chunk_sweep", runs(config), run_one):
         r = res["run"]
         m = TransportMeasurement.from_dict(res["measurement"])
         t7 = dataclasses.replace(m, separation=tuple(res["chunk_separation"]))

@@ -12,15 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from validation.checks import TransportMeasurement, transport_checks_from
-from validation.experiments import (
-    FORK,
-    Running,
-    Training,
-    TransportRun,
-    labelled,
-    measure_run,
-    sweep,
-)
+from validation.experiments import FORK, Running, Training, TransportRun, labelled, measure_run
 from validation.tasks import TaskSpec
 
 # label -> (kind, hyper-parameters)
@@ -84,10 +76,8 @@ def run_one(r: TransportRun) -> dict:
 
 def run(config: GalleryConfig) -> dict:
     """All runs (cached) -> ``{"rows", "samples", "checks"}``."""
-    results = sweep("gallery", runs(config), run_one, config.cache_dir, config.progress,
-                    config.backend)
     rows, samples, checks = [], [], []
-    for res in results:
+    for res in config.sweep("gallery", runs(config), run_one):
         r = res["run"]
         m = TransportMeasurement.from_dict(res["measurement"])
         rows.append({"policy": r["label"], **m.summary(), "final_loss": res["final_loss"]})

@@ -16,15 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from validation.checks import TransportMeasurement, transport_checks_from
-from validation.experiments import (
-    FORK,
-    Running,
-    Training,
-    TransportRun,
-    labelled,
-    measure_run,
-    sweep,
-)
+from validation.experiments import FORK, Running, Training, TransportRun, labelled, measure_run
 from validation.tasks import TaskSpec
 
 # (kind, hyper-parameters, weight decay): the sizes below pick from these.
@@ -96,10 +88,8 @@ def run_one(r: TransportRun) -> dict:
 
 def run(config: LipschitzSweepConfig) -> dict:
     """All runs (cached) -> ``{"rows": [...], "checks": [BoundCheck dicts]}``."""
-    results = sweep("lipschitz_sweep", runs(config), run_one, config.cache_dir, config.progress,
-                    config.backend)
     rows, checks = [], []
-    for res in results:
+    for res in config.sweep("lipschitz_sweep", runs(config), run_one):
         r = res["run"]
         m = TransportMeasurement.from_dict(res["measurement"])
         label = f"{r['label']} seed {r['seed']}"

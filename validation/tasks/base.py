@@ -65,6 +65,15 @@ class Task(abc.ABC):
         (`noise_quantile_radius`), else ``rho``."""
         return min(getattr(self, "_noise_radius", self.rho), self.rho)
 
+    def _set_tolerance(self, rho: float | None, noise: float, min_separation: float) -> None:
+        """Set ``noise`` and ``rho`` (checked, `check_rho_noise`) and the noise's clipping
+        radius (`noise_quantile_radius` in chunk space); ``rho=None`` takes
+        `default_tolerance` of that radius and ``min_separation``."""
+        self._noise_radius = noise_quantile_radius(noise, self.chunk_dim)
+        default = default_tolerance(self._noise_radius, min_separation)
+        self.rho, self.noise = check_rho_noise(default if rho is None else rho, noise,
+                                               min_separation)
+
     @abc.abstractmethod
     def _sample_obs(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``[n, obs_dim]`` float64 observations."""

@@ -22,12 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory import _args
-from validation.tasks.base import (
-    Task,
-    check_rho_noise,
-    default_tolerance,
-    noise_quantile_radius,
-)
+from validation.tasks.base import Task
 
 PROFILES = ("constant", "bump")
 
@@ -68,9 +63,7 @@ class Fork(Task):
         self._profile = (np.ones(self.horizon) if profile == "constant"
                          else np.sin(np.pi * t / (self.horizon + 1)))
         delta = self.mode_separation
-        self._noise_radius = noise_quantile_radius(noise, self.chunk_dim)
-        default = default_tolerance(self._noise_radius, delta)
-        self.rho, self.noise = check_rho_noise(default if rho is None else rho, noise, delta)
+        self._set_tolerance(rho, noise, delta)
 
     @property
     def mode_separation(self) -> float:

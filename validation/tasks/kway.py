@@ -21,12 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory import _args
-from validation.tasks.base import (
-    Task,
-    check_rho_noise,
-    default_tolerance,
-    noise_quantile_radius,
-)
+from validation.tasks.base import Task
 
 LAYOUTS = ("circle", "simplex")
 
@@ -41,9 +36,8 @@ class KWay(Task):
         weights: ``[K]`` positive, summing to 1; default equal.
         horizon: chunk length ``H >= 1``; action_dim: per-step action size (2).
         noise: per-element std of the demonstration noise (radially clipped at rho).
-        rho: mode tolerance, default ``clip(Delta / 4, r, 0.45 Delta)`` with ``r`` the
-            99.9% quantile of the demonstration noise's norm (`default_tolerance`); must
-            be ``< Delta / 2``.
+        rho: mode tolerance ``< Delta / 2``; default ``clip(Delta / 4, r, 0.45 Delta)``
+            (`default_tolerance`, ``r`` the 99.9% quantile of the noise's norm).
     """
 
     name = "kway"
@@ -70,9 +64,7 @@ class KWay(Task):
                 f"horizon * action_dim must be >= {n_coords} for layout={layout!r} with "
                 f"n_modes={self.n_modes}, got horizon={self.horizon}, action_dim={self.action_dim}")
         self._frame = _time_profile_frame(self.horizon, self.action_dim, n_coords)
-        self._noise_radius = noise_quantile_radius(noise, self.chunk_dim)
-        default = default_tolerance(self._noise_radius, self.delta)
-        self.rho, self.noise = check_rho_noise(default if rho is None else rho, noise, self.delta)
+        self._set_tolerance(rho, noise, self.delta)
 
     def _sample_obs(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(-1.0, 1.0, size=(n, 2))
