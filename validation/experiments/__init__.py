@@ -147,6 +147,8 @@ class TransportRun:
     n_samples: int
     seed: int
     device: str
+    # (n_starts, ascent_steps, n_power) of `TransportPolicy.empirical_lipschitz`
+    lower_search: tuple[int, int, int] = (8, 20, 20)
 
 
 def measure_run(r: TransportRun):
@@ -159,7 +161,12 @@ def measure_run(r: TransportRun):
     policy, log, _ = train_policy(task, r.kind, dict(r.hyper), r.training, seed=r.seed,
                                   device=r.device)
     obs = task.observations(r.n_obs, seed=r.seed)
-    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed)
+    empirical = None
+    if hasattr(policy, "empirical_lipschitz"):
+        n_starts, ascent_steps, n_power = r.lower_search
+        empirical = policy.empirical_lipschitz(obs, n_starts=n_starts, seed=r.seed,
+                                               ascent_steps=ascent_steps, n_power=n_power)
+    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed, empirical=empirical)
     result = {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
               "train_seconds": log.seconds, "final_loss": log.final_loss}
     return task, policy, obs, m, result

@@ -37,10 +37,13 @@ class GalleryConfig(Running):
     policies: tuple[str, ...] = tuple(POLICIES)
     # the task (--task, docs/bring-your-own-task.md); default the fork of the figures
     task: TaskSpec = FORK
+    # (n_starts, ascent_steps, n_power) of the empirical Lipschitz search
+    lower_search: tuple[int, int, int] = (8, 20, 20)
 
 
 SIZES: dict[str, GalleryConfig] = {
-    "smoke": GalleryConfig(training=Training(150, 512, (16, 16)), n_obs=2, n_samples=2000),
+    "smoke": GalleryConfig(training=Training(150, 512, (16, 16)), n_obs=2, n_samples=2000,
+                           lower_search=(1, 0, 2)),
     "reduced": GalleryConfig(training=Training(4000, 4096, (128, 128), lr=3e-3), n_obs=4,
                              n_samples=10_000),
     "full": GalleryConfig(training=Training(10000, 16384, (256, 256), lr=3e-3), n_obs=8,
@@ -57,7 +60,8 @@ def runs(config: GalleryConfig) -> list[TransportRun]:
                              f"got {label!r}")
         kind, hyper = POLICIES[label]
         out += [TransportRun(label, kind, hyper, config.task, config.training,
-                           config.n_obs, config.n_samples, seed, config.device)
+                           config.n_obs, config.n_samples, seed, config.device,
+                           tuple(config.lower_search))
                 for seed in config.seeds]
     return out
 

@@ -49,12 +49,15 @@ class LipschitzSweepConfig(Running):
     seeds: tuple[int, ...] = (0,)
     # the task (--task, docs/bring-your-own-task.md); default the fork of the figures
     task: TaskSpec = FORK
+    # (n_starts, ascent_steps, n_power) of the empirical Lipschitz search
+    lower_search: tuple[int, int, int] = (8, 20, 20)
 
 
 SIZES: dict[str, LipschitzSweepConfig] = {
     "smoke": LipschitzSweepConfig(
         variants=("flow-sn-1", "flow-free", "diffusion-ddim-2", "cvae"),
-        training=Training(steps=150, n_demos=512, hidden=(16, 16)), n_obs=2, n_samples=2000),
+        training=Training(steps=150, n_demos=512, hidden=(16, 16)), n_obs=2, n_samples=2000,
+        lower_search=(1, 0, 2)),
     "reduced": LipschitzSweepConfig(
         # The unconstrained flow, DDIM-10 and the CVAE of the same training are the
         # gallery's (`gallery.SIZES["reduced"]`): the quick suite trains them once.
@@ -77,7 +80,8 @@ def runs(config: LipschitzSweepConfig) -> list[TransportRun]:
         kind, hyper, wd = VARIANTS[name]
         training = dataclasses.replace(config.training, weight_decay=wd)
         out += [TransportRun(name, kind, hyper, config.task, training, config.n_obs,
-                             config.n_samples, seed, config.device) for seed in config.seeds]
+                             config.n_samples, seed, config.device, tuple(config.lower_search))
+                for seed in config.seeds]
     return out
 
 

@@ -96,6 +96,9 @@ class RobotSuiteConfig:
         execute: fractions of the chunk executed per query (1 = the whole chunk);
             ensemble: ACT's temporal-ensembling rates.
         n_samples: policy samples per decision state (chunk-space checks).
+        lower_search: ``(n_starts, ascent_steps, n_power)`` of the empirical Lipschitz
+            search (`TransportPolicy.empirical_lipschitz`) at the decision states; the
+            smoke size keeps it small: the search, not training, dominated its time.
         seeds: suite seeds (demonstrations, initialisation, minibatches = seed; rollouts
             seed + 1; check observations seed + 2).
         workers: training processes (one torch thread each); 1 runs in this process.
@@ -112,6 +115,7 @@ class RobotSuiteConfig:
     ensemble: tuple[float, ...]
     normalise: bool = True
     chunk_law: tuple[int, ...] = (1, 5, 10, 20, 50, 100)
+    lower_search: tuple[int, int, int] = (8, 20, 20)
     seeds: tuple[int, ...] = (0,)
     workers: int = 1
     device: str = "cpu"
@@ -141,7 +145,7 @@ SIZES: dict[str, RobotSuiteConfig] = {
                      n_obs={t: 2 for t in ROBOT_TASK_PARAMS},
                      n_eval_obs={t: 2 for t in ROBOT_TASK_PARAMS}),
         beta_multiples=(1 / 16, 16.0), n_rollouts=3, n_samples=32,
-        execute=(1.0, 0.5), ensemble=(0.01,)),
+        execute=(1.0, 0.5), ensemble=(0.01,), lower_search=(1, 0, 2)),
     # The CPU size (the suite's default): docs/robot.md says what each setting buys. Two
     # training processes; the planar tasks' beta sweep, one beta on push and ALOHA.
     "reduced": RobotSuiteConfig(
@@ -153,12 +157,12 @@ SIZES: dict[str, RobotSuiteConfig] = {
                                               lr=2e-3),
                       "push_around": Training(steps=10000, n_demos=4000, hidden=(256, 256),
                                               lr=1e-3),
-                      "aloha_transfer_cube": Training(steps=10000, n_demos=40000,
+                      "aloha_transfer_cube": Training(steps=6000, n_demos=40000,
                                                       hidden=(256, 256), lr=1e-3)},
                      n_obs={"aloha_transfer_cube": 4}, n_eval_obs={"aloha_transfer_cube": 8},
                      beta_multiples={"push_around": (1 / 16,),
                                      "aloha_transfer_cube": (1 / 16,)}),
-        beta_multiples=(1 / 16, 1.0, 16.0), n_rollouts=40, n_samples=200,
+        beta_multiples=(1 / 16, 1.0, 16.0), n_rollouts=40, n_samples=10_000,
         execute=(1.0, 0.5), ensemble=(0.01,), workers=2),
     # The GPU / many-core configuration (`--device cuda`, ``workers``): every policy and
     # setting, more data, longer training, more rollouts.
@@ -171,7 +175,7 @@ SIZES: dict[str, RobotSuiteConfig] = {
                      n_obs={t: 16 for t in ROBOT_TASK_PARAMS},
                      n_eval_obs={t: 32 for t in ROBOT_TASK_PARAMS}),
         beta_multiples=(1 / 64, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0), n_rollouts=200,
-        n_samples=500, execute=(1.0, 0.5, 0.25), ensemble=(0.01, 0.1), workers=4),
+        n_samples=50_000, execute=(1.0, 0.5, 0.25), ensemble=(0.01, 0.1), workers=4),
 }
 
 
@@ -195,6 +199,7 @@ class RobotRun:
     seed: int
     device: str
     beta_multiple: float | None = None   # CVAE: beta / beta* (beta itself: run_one)
+    lower_search: tuple[int, int, int] = (8, 20, 20)
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,8 @@ def plan(config: RobotSuiteConfig) -> tuple[list[RobotRun], list[ExpertRun]]:
                           demo_execute=p.demo_execute, n_rollouts=config.n_rollouts,
                           execute=tuple(config.execute), ensemble=tuple(config.ensemble),
                           n_obs=p.n_obs, n_eval_obs=p.n_eval_obs, n_samples=config.n_samples,
-                          seed=seed, device=config.device)
+                          seed=seed, device=config.device,
+                          lower_search=tuple(config.lower_search))
             for kind in p.kinds:
                 if kind == "gmm":
                     hyper = (("n_components", int(dict(p.params).get("n_modes", 2))),)
@@ -362,7 +368,13 @@ def run_one(run: RobotRun, cache_dir: Path) -> dict:
     if run.kind == "cvae":
         _set_deploy(policy, "prior")     # the transport map z -> chunk of L6
     obs = task.observations(run.n_obs, seed=run.seed + 2)
-    transport = measure_transport(policy, task, obs, run.n_samples, seed=run.seed)
+    empirical = None
+    if hasattr(policy, "empirical_lipschitz"):
+        n_starts, ascent_steps, n_power = run.lower_search
+        empirical = policy.empirical_lipschitz(obs, n_starts=n_starts, seed=run.seed,
+                                               ascent_steps=ascent_steps, n_power=n_power)
+    transport = measure_transport(policy, task, obs, run.n_samples, seed=run.seed,
+                                  empirical=empirical)
     out = {"run": dataclasses.asdict(run), "hyper": hyper, "final_loss": log.final_loss,
            "train_seconds": log.seconds, "rollouts": rollouts,
            "transport": transport.to_dict(), "latent": None}
