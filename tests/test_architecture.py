@@ -70,3 +70,31 @@ def test_the_checker_sees_a_planted_upward_import(tmp_path):
     bad.write_text("def f():\n    from numerics import modes\n    import torch\n")
     roots = imported_roots(bad)
     assert "numerics" in roots - ALLOWED["theory"] and "torch" in FORBIDDEN["theory"] & roots
+
+
+@pytest.mark.parametrize("package, submodules", [
+    ("theory", ("gaussian", "latent", "transport")),
+    ("numerics", ("flow", "information", "lipschitz", "modes", "transport")),
+])
+def test_public_api_is_re_exported_by_name(package, submodules):
+    """Explicit re-exports (``from theory.gaussian import f as f``), no star imports: the
+    names a package's ``__init__`` imports from each submodule are exactly that
+    submodule's ``__all__``, so a name added to a module and not re-exported (or the
+    other way round) fails here rather than at ``from theory import *``."""
+    import importlib
+
+    tree = ast.parse((ROOT / package / "__init__.py").read_text())
+    imported: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.count(".") == 1:
+            assert all(a.name != "*" for a in node.names), f"star import of {node.module}"
+            assert all(a.asname in (None, a.name) for a in node.names), node.module
+            imported.setdefault(node.module.split(".")[1], set()).update(
+                a.name for a in node.names)
+    for sub in submodules:
+        names = set(importlib.import_module(f"{package}.{sub}").__all__)
+        assert imported.get(sub) == names, (
+            f"{package}/__init__.py re-exports {sorted(imported.get(sub, set()) ^ names)} "
+            f"differently from {package}.{sub}.__all__")
+    pkg = importlib.import_module(package)
+    assert all(hasattr(pkg, n) for n in pkg.__all__)

@@ -97,8 +97,7 @@ def certify_multipliers(
         >>> round(certify_multipliers(net, [torch.full((2,), 9.0)])[0], 6)
         3.0
     """
-    net = as_network(net)
-    net = SlopeNetwork(tuple(x.to(torch.float64) for x in net.weights), net.slopes)
+    net = as_network(net).to(dtype=torch.float64)
     if net.depth == 0:
         sigma = float(torch.linalg.matrix_norm(net.weights[0], 2))
         return sigma, {"rho": sigma**2, "min_pivot_eigenvalue": float("inf")}

@@ -121,7 +121,7 @@ def _fast_certified(net: SlopeNetwork, start: list[torch.Tensor], device, dtype:
                     tolerance: float) -> tuple[float, dict]:
     start_value, best_cert = certify_multipliers(net, start)
     best = (start_value, best_cert, [s.clone() for s in start])
-    work = SlopeNetwork(tuple(w.to(device=device, dtype=dtype) for w in net.weights), net.slopes)
+    work = net.to(device=device, dtype=dtype)
     theta = [torch.log(s.to(device=device, dtype=dtype)).requires_grad_(True) for s in start]
     evaluations = 0
     deadline = None if max_seconds is None else time.perf_counter() + max_seconds

@@ -90,8 +90,11 @@ class SlopeNetwork:
         """Number of hidden (activation) layers ``l``."""
         return len(self.slopes)
 
-    def to(self, device: str | torch.device) -> SlopeNetwork:
-        return SlopeNetwork(tuple(w.to(device) for w in self.weights), self.slopes)
+    def to(self, device: str | torch.device | None = None,
+           dtype: torch.dtype | None = None) -> SlopeNetwork:
+        """The same network with its weights on ``device`` and in ``dtype``."""
+        return SlopeNetwork(tuple(w.to(device=device, dtype=dtype) for w in self.weights),
+                            self.slopes)
 
     def reduced_input(self) -> SlopeNetwork:
         """Replace ``W_0 = U S V^T`` (thin SVD) by ``U S``: every bound here depends on

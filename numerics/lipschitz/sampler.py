@@ -667,8 +667,7 @@ def _chain_networks(nets: Any) -> dict:
         raise TypeError("nets must be a dict {'net': SlopeNetwork, 'clip': SlopeNetwork}, got "
                         f"{sorted(nets) if isinstance(nets, dict) else type(nets).__name__}")
     checked = {k: as_network(nets[k], f"nets[{k!r}]") for k in ("net", "clip")}
-    return {k: SlopeNetwork(tuple(w.to(torch.float64) for w in v.weights), v.slopes)
-            for k, v in checked.items()}
+    return {k: v.to(dtype=torch.float64) for k, v in checked.items()}
 
 
 def _check_widths(unrolled: UnrolledSampler, nets: dict, d_in: int) -> None:
@@ -992,8 +991,7 @@ def _optimise(unrolled, nets, d_in, start, rho0, *, device, dtype, smoothing, ma
               tolerance, deadline, on_stage):
     """L-BFGS on ``s log sum_i lambda_i(P_0)^{1/s}`` (a smoothed ``log lambda_max``; with
     injected noise ``rho`` joins the eigenvalues) over ``log T`` (and ``log rho``)."""
-    wnets = {k: SlopeNetwork(tuple(w.to(device=device, dtype=dtype) for w in v.weights),
-                             v.slopes) for k, v in nets.items()}
+    wnets = {k: v.to(device=device, dtype=dtype) for k, v in nets.items()}
     theta = [[[torch.log(t.clamp_min(1e-300)).to(device=device, dtype=dtype).requires_grad_(True)
                for t in stage] for stage in step] for step in start]
     flat = [t for step in theta for stage in step for t in stage]

@@ -294,7 +294,7 @@ def cached_demonstrations(task, task_key: str, n: int, seed: int, execute: int,
     return demos
 
 
-def collapse_threshold(task, demos, normalise: bool, seed: int, n_obs: int = 16) -> float:
+def robot_collapse_threshold(task, demos, normalise: bool, seed: int, n_obs: int = 16) -> float:
     """L4's ``beta* = Delta^2 / (4 sigma^2)`` with ``Delta`` the mean decision-state
     separation in the metric the CVAE is trained in (divided by the action std of the
     demonstrations when ``normalise``)."""
@@ -319,8 +319,8 @@ def train(task, run: RobotRun, demos):
 
     hyper = dict(run.hyper)
     if run.kind == "cvae":
-        hyper["beta"] = run.beta_multiple * collapse_threshold(task, demos, run.normalise,
-                                                               run.seed)
+        hyper["beta"] = run.beta_multiple * robot_collapse_threshold(
+            task, demos, run.normalise, run.seed)
     policy = make_policy(run.kind, task.obs_dim, task.chunk_dim, seed=run.seed,
                          hidden=run.training.hidden, **hyper)
     if run.normalise:
@@ -666,6 +666,6 @@ def plot_suite(results: dict, out_dir: Path) -> list[Path]:
 __all__ = ["DEPLOYS", "KINDS", "ROBOT_TASK_PARAMS", "SIZES", "ChunkLawRun", "ExpertRun",
            "RobotRun",
            "RobotSuiteConfig", "TaskPlan", "act_rows", "best_rows", "cached_demonstrations",
-           "collapse_threshold", "flat_summary", "plan", "plot_suite", "policy_label", "run",
+           "robot_collapse_threshold", "flat_summary", "plan", "plot_suite", "policy_label", "run",
            "run_chunk_law", "run_expert", "run_one", "run_suite", "settings", "train",
            "whole_chunk"]
