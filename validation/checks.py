@@ -122,6 +122,8 @@ class TransportMeasurement(_Record):
             confidence interval needs.
         off_support: mean distance of a sample to the nearest mode centre.
         seed: the sampling seed.
+        n_samples_base: the ``n_samples`` asked for when the power analysis raised it
+            (`samples_for_power`); None when ``n_samples`` is the one asked for.
     """
 
     policy: str
@@ -138,6 +140,7 @@ class TransportMeasurement(_Record):
     w1: tuple[dict, ...]
     off_support: float
     seed: int
+    n_samples_base: int | None = None
 
     @property
     def masses(self) -> np.ndarray:
@@ -206,8 +209,36 @@ def _certificates(policy, obs: np.ndarray, lipschitz) -> tuple[list[float] | Non
     return [float(v) for v in values], _method(lipschitz, "given")
 
 
+def samples_for_power(lipschitz, effective_separation, n_modes: int, n_samples: int,
+                      max_samples: int, confidence: float = DEFAULT_CONFIDENCE) -> int:
+    """The least ``n`` of ``n_samples x (1, 2, 5, 10, 20, 50, ...)`` up to ``max_samples``
+    at which the T2/T3 least-mode-mass check of `transport_checks_from` can fail at every
+    observation (``max_mode_mass(L(o), Delta(o) - 2 rho, K)`` below the lower interval end
+    of a perfectly balanced sample, ``n // K`` per mode); ``n_samples`` when no such ``n``
+    exists (a certificate too large for any affordable ``n``: more samples buy nothing).
+
+    Args:
+        lipschitz: ``[B]`` certified constants; effective_separation: ``[B]``
+            ``Delta(o) - 2 rho``; n_modes: ``K``; confidence: the checks' joint confidence
+            (Bonferroni over the ``B`` observations, as in `transport_checks_from`).
+    """
+    import theory
+
+    L = np.atleast_1d(np.asarray(lipschitz, dtype=float))
+    eff = np.broadcast_to(np.asarray(effective_separation, dtype=float), L.shape)
+    conf_o = 1 - (1 - confidence) / L.size
+    bound = max(float(theory.max_mode_mass(lo, e, n_modes)) for lo, e in zip(L, eff,
+                                                                              strict=True))
+    k = 0
+    while (n := n_samples * (1, 2, 5)[k % 3] * 10 ** (k // 3)) <= max_samples:
+        if bound < float(numerics.clopper_pearson(n // n_modes, n, conf_o)[0]):
+            return n
+        k += 1
+    return n_samples
+
+
 def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz=None,
-                      empirical=None) -> TransportMeasurement:
+                      empirical=None, max_samples: int | None = None) -> TransportMeasurement:
     """Sample ``policy`` at ``obs`` and measure mode masses, bridge mass and ``W_1``.
 
     Args:
@@ -222,14 +253,24 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
             policy has one, else None.
         empirical: the empirical lower constant (`LipschitzEstimate` or float); default
             ``policy.empirical_lipschitz(obs)`` when available; ``False`` skips it.
+        max_samples: when larger than ``n_samples``, the power analysis may raise the
+            samples per observation up to it (`samples_for_power`): only for a policy
+            whose certificate is small enough that more samples make T2/T3 able to fail.
     """
     obs = _as_obs(task, obs)
     n_samples = _args.integer_at_least(n_samples, "n_samples", 4, 10_000_000)
+    if max_samples is not None:
+        max_samples = _args.integer_at_least(max_samples, "max_samples", n_samples,
+                                             10_000_000)
     seed = _args.integer_at_least(seed, "seed", 0)
     upper, upper_method = _certificates(policy, obs, lipschitz)
     if empirical is None and hasattr(policy, "empirical_lipschitz"):
         empirical = policy.empirical_lipschitz(obs, seed=seed)
     lower = None if empirical is None or empirical is False else _value(empirical)
+    base = n_samples
+    if max_samples is not None and max_samples > n_samples and upper is not None:
+        eff = np.asarray(task.separation(obs), dtype=float) - 2 * float(task.rho)
+        n_samples = samples_for_power(upper, eff, task.n_modes, n_samples, max_samples)
 
     device = getattr(policy, "device", torch.device("cpu"))
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -252,7 +293,8 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
                               for mat in task.pairwise_separation(obs)),
         counts=tuple(tuple(c) for c in counts), n_samples=n_samples,
         lipschitz_upper=None if upper is None else tuple(upper), upper_method=upper_method,
-        lipschitz_lower=lower, w1=tuple(w1), off_support=float(np.mean(off)), seed=seed)
+        lipschitz_lower=lower, w1=tuple(w1), off_support=float(np.mean(off)), seed=seed,
+        n_samples_base=base if n_samples != base else None)
 
 
 def _frontier_lipschitz(m1, m2, separation):
@@ -349,6 +391,9 @@ def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_C
                 f"{np.max(L):.4g} ({m.upper_method})")
     family = (f"{B} observations x {n} samples, intervals at {1 - alpha / B:.4g} each "
               f"(Bonferroni over observations, joint {confidence:g})")
+    if m.n_samples_base is not None:
+        family += (f"; n raised from {m.n_samples_base} by the power analysis "
+                   "(samples_for_power: the least n at which T2/T3 can fail)")
     common = dict(n=n, confidence=confidence, plant=plant)
     checks = []
 

@@ -223,3 +223,39 @@ def test_latent_checks_on_trained_cvae():
             assert m.mode_information > 0.4 and m.errors / m.n < 0.1
         else:
             assert abs(m.mode_information) < 0.05 and m.rate < 0.05
+
+
+def test_power_analysis_raises_n_until_t2_can_fail_and_then_it_fails():
+    """A map claimed ``L``-Lipschitz that puts half its mass on each mode of the fork (it
+    is not: it jumps between the centres) violates T2 whenever ``max_mode_mass(L) < 1/2``.
+    At n = 300 the claimed ``L`` is too large for the check to fail (a PASS that says
+    nothing); `measure_transport(max_samples=...)` raises n until it can, and the check
+    then FAILs, with the raise said in the note."""
+    import theory
+
+    task = make_task("fork")
+    obs = task.observations(2, seed=0)
+
+    class Centres:
+        kind, device = "centres", torch.device("cpu")
+
+        def sample(self, o, n, generator=None):
+            c = torch.as_tensor(task.mode_centres(np.asarray(o)))
+            return c[:, torch.arange(n) % 2]
+
+    def even(n):   # the lower end of a perfectly balanced sample, as the check computes it
+        return float(checks.numerics.clopper_pearson(n // 2, n, 1 - 0.01 / 2)[0])
+
+    eff = np.asarray(task.separation(obs)) - 2 * task.rho
+    L = float(theory.min_lipschitz((even(300) + even(3000)) / 2, float(eff.min()), 2))
+    fixed = checks.measure_transport(Centres(), task, obs, 300, 0, lipschitz=L,
+                                     empirical=False)
+    t2 = next(c for c in checks.transport_checks_from(fixed) if c.proposition == "T2")
+    assert not t2.failable and t2.verdict == "PASS" and fixed.n_samples_base is None
+    raised = checks.measure_transport(Centres(), task, obs, 300, 0, lipschitz=L,
+                                      empirical=False, max_samples=3000)
+    assert 300 < raised.n_samples <= 3000 and raised.n_samples_base == 300
+    t2 = next(c for c in checks.transport_checks_from(raised) if c.proposition == "T2")
+    assert t2.failable and t2.verdict == "FAIL" and "raised from 300" in t2.note
+    # a certificate no affordable n can test keeps the n asked for
+    assert checks.samples_for_power([1e6, 1e6], eff, 2, 300, 3000) == 300

@@ -73,6 +73,9 @@ class PaperSuiteConfig:
         lower_search: ``(n_starts, ascent_steps, n_power)`` of the empirical Lipschitz
             lower bound (`TransportPolicy.empirical_lipschitz`): every Jacobian norm is a
             pass through up to 100 sampler steps, so the search is sized with the suite.
+        max_check_samples: cap of the power analysis (`validation.checks.samples_for_power`):
+            a policy whose certificate is small enough gets up to this many samples per
+            state so that T2/T3 can fail (None: always ``n_check_samples``).
     """
 
     tasks: tuple[str, ...]
@@ -85,6 +88,7 @@ class PaperSuiteConfig:
     n_plot_paths: int
     ddim_steps: int = 100
     lower_search: tuple[int, int, int] = (2, 5, 4)
+    max_check_samples: int | None = None
 
 
 SIZES: dict[str, PaperSuiteConfig] = {
@@ -96,11 +100,12 @@ SIZES: dict[str, PaperSuiteConfig] = {
     "reduced": PaperSuiteConfig(
         tasks=("circle", "conditional_circle", "sequential_decision", "radial-8"),
         beta_sweep=(1.0,), seeds=(0, 1), training=Training(1500, 1000, (128, 128)),
-        n_rollouts=100, n_check_obs=4, n_check_samples=10_000, n_plot_paths=40),
+        n_rollouts=100, n_check_obs=4, n_check_samples=10_000, n_plot_paths=40,
+        max_check_samples=100_000),
     "full": PaperSuiteConfig(
         tasks=tuple(TASK_KEYS), beta_sweep=(0.0001, 0.001, 0.1, 1.0, 10.0),
         seeds=(0, 1, 2, 3, 4), training=Training(5000, 1000, (256, 256)), n_rollouts=500,
-        n_check_obs=8, n_check_samples=50_000, n_plot_paths=60),
+        n_check_obs=8, n_check_samples=50_000, n_plot_paths=60, max_check_samples=500_000),
 }
 
 
@@ -123,6 +128,7 @@ class PaperRun:
     n_plot_paths: int
     device: str
     lower_search: tuple[int, int, int] = (2, 5, 4)
+    max_check_samples: int | None = None
 
 
 # DDIM-100 starts at t = T - 1, where 1/sqrt(abar) ~ 2000 multiplies the epsilon error;
@@ -214,7 +220,8 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
                                                ascent_steps=ascent_steps, segment_points=8,
                                                n_power=n_power)
         result["transport"] = bound_checks.measure_transport(
-            policy, task, obs, cfg.n_check_samples, cfg.seed, empirical=empirical).to_dict()
+            policy, task, obs, cfg.n_check_samples, cfg.seed, empirical=empirical,
+            max_samples=cfg.max_check_samples).to_dict()
     if cfg.kind == "cvae":
         held_out = task.demonstrations_at(
             task.observations(max(1, cfg.training.n_demos // 64), cfg.seed + 10_000), 64,
@@ -232,7 +239,7 @@ def runs(spec: PaperSuiteConfig, device: str) -> list[PaperRun]:
                      seed=seed, training=spec.training, n_rollouts=spec.n_rollouts,
                      n_check_obs=spec.n_check_obs, n_check_samples=spec.n_check_samples,
                      n_plot_paths=spec.n_plot_paths, device=device,
-                     lower_search=spec.lower_search)
+                     lower_search=spec.lower_search, max_check_samples=spec.max_check_samples)
             for t in spec.tasks for label, kind, hyper in settings_for(t, spec)
             for seed in spec.seeds]
 
