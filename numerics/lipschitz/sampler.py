@@ -61,6 +61,7 @@ from torch import nn
 from numerics import _inputs
 from numerics.lipschitz.certificate import NotCertified
 from numerics.lipschitz.estimate import LipschitzEstimate
+from numerics.lipschitz.fast import _one_cpu_thread
 from numerics.lipschitz.network import (
     SlopeNetwork,
     as_network,
@@ -1184,58 +1185,62 @@ def sampler_lipschitz_upper(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     dev = check_device(device)
-    seq, net_slopes = _sampler_network(net, unrolled, state_dim, condition)
-    d_out = net_slopes.weights[-1].shape[0]
-    from numerics.lipschitz.upper import lipschitz_upper
+    # one torch/BLAS thread for the optimisation (as `fast_certified`): its matrices are
+    # small, and the certified value is then the same whatever the process's thread
+    # count (a Ray task with one thread and a local run with two give equal numbers)
+    with _one_cpu_thread(dev):
+        seq, net_slopes = _sampler_network(net, unrolled, state_dim, condition)
+        d_out = net_slopes.weights[-1].shape[0]
+        from numerics.lipschitz.upper import lipschitz_upper
 
-    net_est = lipschitz_upper(net_slopes, "fast-certified")
-    product, factors = product_bound(unrolled, net_est.value)
-    details: dict[str, Any] = {"sampler": unrolled.name, "n_steps": len(unrolled.steps),
-                               "network_lipschitz": net_est.value, "product": product,
-                               "product_step_bounds": factors}
-    if method == "product" or net_slopes.depth == 0 and unrolled.name == "decoder":
-        return LipschitzEstimate(product, "upper", "sampler-product",
-                                 time.perf_counter() - began, details)
-    nets = {"net": net_slopes, "clip": _clip_network(d_out)}
-    base = _base_multipliers(nets, net_est.details.get(
-        "multipliers", [torch.ones(w.shape[0], dtype=torch.float64)
-                        for w in net_slopes.weights[:-1]]))
-    deadline = None if max_seconds is None else began + max_seconds
-    noisy = unrolled.n_noise_blocks > 0
-    rho0 = product**2 * (1 + 1e-6) if noisy else None
-    try:
-        start = _greedy_start(unrolled, nets, state_dim, base, rho0, deadline, refine_iter)
-        start_value, cert = certify_chain(unrolled, nets, state_dim, start, rho0, margin)
-    except NotCertified as exc:  # the product stays certified; say why the joint is absent
-        details.update(joint=None, joint_failure=str(exc))
-        return LipschitzEstimate(product, "upper", "sampler-product",
-                                 time.perf_counter() - began, details)
-    best = {"value": start_value, "cert": cert, "mults": start, "rho": rho0}
-
-    def on_stage(mults, rho):
+        net_est = lipschitz_upper(net_slopes, "fast-certified")
+        product, factors = product_bound(unrolled, net_est.value)
+        details: dict[str, Any] = {"sampler": unrolled.name, "n_steps": len(unrolled.steps),
+                                   "network_lipschitz": net_est.value, "product": product,
+                                   "product_step_bounds": factors}
+        if method == "product" or net_slopes.depth == 0 and unrolled.name == "decoder":
+            return LipschitzEstimate(product, "upper", "sampler-product",
+                                     time.perf_counter() - began, details)
+        nets = {"net": net_slopes, "clip": _clip_network(d_out)}
+        base = _base_multipliers(nets, net_est.details.get(
+            "multipliers", [torch.ones(w.shape[0], dtype=torch.float64)
+                            for w in net_slopes.weights[:-1]]))
+        deadline = None if max_seconds is None else began + max_seconds
+        noisy = unrolled.n_noise_blocks > 0
+        rho0 = product**2 * (1 + 1e-6) if noisy else None
         try:
-            value, c = certify_chain(unrolled, nets, state_dim, mults, rho, margin)
-        except NotCertified:
-            return best["mults"], best["rho"]
-        if value < best["value"]:
-            best.update(value=value, cert=c, mults=mults, rho=rho)
-        return None
+            start = _greedy_start(unrolled, nets, state_dim, base, rho0, deadline, refine_iter)
+            start_value, cert = certify_chain(unrolled, nets, state_dim, start, rho0, margin)
+        except NotCertified as exc:  # the product stays certified; say why the joint is absent
+            details.update(joint=None, joint_failure=str(exc))
+            return LipschitzEstimate(product, "upper", "sampler-product",
+                                     time.perf_counter() - began, details)
+        best = {"value": start_value, "cert": cert, "mults": start, "rho": rho0}
 
-    evaluations = _optimise(unrolled, nets, state_dim, start, rho0, device=dev, dtype=dtype,
-                            smoothing=tuple(float(s) for s in smoothing), max_iter=max_iter,
-                            tolerance=tolerance, deadline=deadline, on_stage=on_stage)
-    joint = best["value"]
-    lam = best["cert"]["lambda_max_P"]
-    gains = [math.sqrt(max(lam[j], 0.0) / lam[j + 1]) if lam[j + 1] > 0 else math.inf
-             for j in range(len(lam) - 1)]
-    details.update(joint=joint, start=start_value, step_gains=gains, evaluations=evaluations,
-                   lambda_max_P0=lam[0], check_margin=best["cert"]["margin"],
-                   rho_noise=best["rho"], multipliers=best["mults"])
-    if product < joint:
-        return LipschitzEstimate(product, "upper", "sampler-product",
-                                 time.perf_counter() - began, details)
-    return LipschitzEstimate(joint, "upper", "sampler-joint", time.perf_counter() - began,
-                             details)
+        def on_stage(mults, rho):
+            try:
+                value, c = certify_chain(unrolled, nets, state_dim, mults, rho, margin)
+            except NotCertified:
+                return best["mults"], best["rho"]
+            if value < best["value"]:
+                best.update(value=value, cert=c, mults=mults, rho=rho)
+            return None
+
+        evaluations = _optimise(unrolled, nets, state_dim, start, rho0, device=dev, dtype=dtype,
+                                smoothing=tuple(float(s) for s in smoothing), max_iter=max_iter,
+                                tolerance=tolerance, deadline=deadline, on_stage=on_stage)
+        joint = best["value"]
+        lam = best["cert"]["lambda_max_P"]
+        gains = [math.sqrt(max(lam[j], 0.0) / lam[j + 1]) if lam[j + 1] > 0 else math.inf
+                 for j in range(len(lam) - 1)]
+        details.update(joint=joint, start=start_value, step_gains=gains, evaluations=evaluations,
+                       lambda_max_P0=lam[0], check_margin=best["cert"]["margin"],
+                       rho_noise=best["rho"], multipliers=best["mults"])
+        if product < joint:
+            return LipschitzEstimate(product, "upper", "sampler-product",
+                                     time.perf_counter() - began, details)
+        return LipschitzEstimate(joint, "upper", "sampler-joint", time.perf_counter() - began,
+                                 details)
 
 
 __all__ = ["SAMPLERS", "SAMPLER_METHODS", "SamplerStage", "SamplerStep", "UnrolledSampler",

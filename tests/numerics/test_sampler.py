@@ -416,3 +416,24 @@ def test_wrapper_module_is_accepted_only_if_it_is_its_sequential():
     assert plain.kind == "upper"
     with pytest.raises(TypeError, match="Sequential itself"):
         quick(Wrap(3.0), "euler", 2, state_dim=2, condition=time_input)
+
+
+def test_certificate_does_not_depend_on_the_thread_count():
+    """The optimisation runs on one torch/BLAS thread whatever the process's count, so a
+    Ray task (one thread) and a local run (two) certify the same number; before, two
+    threads changed the L-BFGS path (2.0452745984 against 2.0452745973 here) and the
+    paper suite's flows differed by 0.8% between the backends. The caller's count is kept."""
+    torch.manual_seed(0)
+    v = nn.Sequential(nn.Linear(10, 128), nn.SiLU(), nn.Linear(128, 128), nn.SiLU(),
+                      nn.Linear(128, 8))
+    before = torch.get_num_threads()
+    values = []
+    try:
+        for n in (2, 1):
+            torch.set_num_threads(n)
+            values.append(sampler_lipschitz_upper(v, "euler", 8, state_dim=8,
+                                                  condition=torch.zeros(2), max_iter=5).value)
+            assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(before)
+    assert values[0] == values[1]
