@@ -227,8 +227,8 @@ def samples_for_power(lipschitz, effective_separation, n_modes: int, n_samples: 
     L = np.atleast_1d(np.asarray(lipschitz, dtype=float))
     eff = np.broadcast_to(np.asarray(effective_separation, dtype=float), L.shape)
     conf_o = 1 - (1 - confidence) / L.size
-    bound = max(float(theory.max_mode_mass(lo, e, n_modes)) for lo, e in zip(L, eff,
-                                                                              strict=True))
+    bound = max(float(theory.max_mode_mass(lo, e, n_modes))
+                for lo, e in zip(L, eff, strict=True))
     k = 0
     while (n := n_samples * (1, 2, 5)[k % 3] * 10 ** (k // 3)) <= max_samples:
         if bound < float(numerics.clopper_pearson(n // n_modes, n, conf_o)[0]):
@@ -267,10 +267,11 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
     if empirical is None and hasattr(policy, "empirical_lipschitz"):
         empirical = policy.empirical_lipschitz(obs, seed=seed)
     lower = None if empirical is None or empirical is False else _value(empirical)
+    separation = np.asarray(task.separation(obs), dtype=float)
     base = n_samples
     if max_samples is not None and max_samples > n_samples and upper is not None:
-        eff = np.asarray(task.separation(obs), dtype=float) - 2 * float(task.rho)
-        n_samples = samples_for_power(upper, eff, task.n_modes, n_samples, max_samples)
+        n_samples = samples_for_power(upper, separation - 2 * float(task.rho), task.n_modes,
+                                      n_samples, max_samples)
 
     device = getattr(policy, "device", torch.device("cpu"))
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -288,7 +289,7 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
     return TransportMeasurement(
         policy=str(getattr(policy, "kind", type(policy).__name__)),
         n_modes=K, weights=tuple(float(v) for v in w), rho=float(task.rho),
-        separation=tuple(float(v) for v in task.separation(obs)),
+        separation=tuple(float(v) for v in separation),
         pair_separation=tuple(tuple(tuple(float(v) for v in row) for row in mat)
                               for mat in task.pairwise_separation(obs)),
         counts=tuple(tuple(c) for c in counts), n_samples=n_samples,

@@ -916,18 +916,15 @@ def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0) -> l
                     trial[s] = math.exp(logc)
                     return value(trial)
                 centre = math.log(scales[s])
-                if sweep:
-                    grid = [centre + k * 0.25 for k in range(-4, 5)]
-                    vals = [along(g) for g in grid]
-                else:
-                    grid = [centre + k * log2 for k in (_NARROW_GRID if same_shape
-                                                          else _WIDE_GRID)]
-                    vals = [along(g) for g in grid]
-                    edge = min(range(len(vals)), key=vals.__getitem__) in (0, len(vals) - 1)
-                    if same_shape and (edge or not math.isfinite(min(vals))):
-                        grid = [math.log(scale0) + k * log2 for k in _WIDE_GRID]
-                        vals = [along(g) for g in grid]
+                narrow = not sweep and same_shape
+                grid = ([centre + k * 0.25 for k in range(-4, 5)] if sweep else
+                        [centre + k * log2 for k in (_NARROW_GRID if narrow else _WIDE_GRID)])
+                vals = [along(g) for g in grid]
                 i = min(range(len(vals)), key=vals.__getitem__)
+                if narrow and (i in (0, len(vals) - 1) or not math.isfinite(vals[i])):
+                    grid = [math.log(scale0) + k * log2 for k in _WIDE_GRID]
+                    vals = [along(g) for g in grid]
+                    i = min(range(len(vals)), key=vals.__getitem__)
                 if not math.isfinite(vals[i]):
                     raise NotCertified(f"step {j}: no feasible scaling of the network's "
                                        "multipliers found")

@@ -162,20 +162,25 @@ def test_planted_wrong_bound_fails():
     assert all(c.verdict != "FAIL" for c in checks.transport_checks_from(m))
 
 
+class Centres:
+    """Samples exactly on a task's mode centres, cycling through them (equal masses)."""
+
+    kind, device = "centres", torch.device("cpu")
+
+    def __init__(self, task):
+        self.task = task
+
+    def sample(self, o, n, generator=None):
+        c = torch.as_tensor(self.task.mode_centres(np.asarray(o)))
+        return c[:, torch.arange(n) % self.task.n_modes]
+
+
 def test_measurement_round_trips_json():
     import json
 
     task = make_task("kway", n_modes=3, separation=2.0)
     obs = task.observations(2, seed=0)
-
-    class Centres:
-        kind, device = "centres", torch.device("cpu")
-
-        def sample(self, o, n, generator=None):
-            c = torch.as_tensor(task.mode_centres(np.asarray(o)))
-            return c[:, torch.arange(n) % 3]
-
-    m = checks.measure_transport(Centres(), task, obs, 300, seed=0, lipschitz=1.0,
+    m = checks.measure_transport(Centres(task), task, obs, 300, seed=0, lipschitz=1.0,
                                  empirical=False)
     assert m.masses[:, :3].tolist() == [[1 / 3] * 3] * 2
     again = checks.TransportMeasurement.from_dict(json.loads(json.dumps(m.to_dict())))
@@ -236,23 +241,16 @@ def test_power_analysis_raises_n_until_t2_can_fail_and_then_it_fails():
     task = make_task("fork")
     obs = task.observations(2, seed=0)
 
-    class Centres:
-        kind, device = "centres", torch.device("cpu")
-
-        def sample(self, o, n, generator=None):
-            c = torch.as_tensor(task.mode_centres(np.asarray(o)))
-            return c[:, torch.arange(n) % 2]
-
     def even(n):   # the lower end of a perfectly balanced sample, as the check computes it
         return float(checks.numerics.clopper_pearson(n // 2, n, 1 - 0.01 / 2)[0])
 
     eff = np.asarray(task.separation(obs)) - 2 * task.rho
     L = float(theory.min_lipschitz((even(300) + even(3000)) / 2, float(eff.min()), 2))
-    fixed = checks.measure_transport(Centres(), task, obs, 300, 0, lipschitz=L,
+    fixed = checks.measure_transport(Centres(task), task, obs, 300, 0, lipschitz=L,
                                      empirical=False)
     t2 = next(c for c in checks.transport_checks_from(fixed) if c.proposition == "T2")
     assert not t2.failable and t2.verdict == "PASS" and fixed.n_samples_base is None
-    raised = checks.measure_transport(Centres(), task, obs, 300, 0, lipschitz=L,
+    raised = checks.measure_transport(Centres(task), task, obs, 300, 0, lipschitz=L,
                                       empirical=False, max_samples=3000)
     assert 300 < raised.n_samples <= 3000 and raised.n_samples_base == 300
     t2 = next(c for c in checks.transport_checks_from(raised) if c.proposition == "T2")

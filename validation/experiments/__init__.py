@@ -151,6 +151,17 @@ class TransportRun:
     lower_search: tuple[int, int, int] = (8, 20, 20)
 
 
+def searched_lower(policy, obs, lower_search: tuple[int, int, int], seed: int, **options):
+    """`TransportPolicy.empirical_lipschitz` at ``obs`` with a suite's search size
+    ``lower_search = (n_starts, ascent_steps, n_power)`` (``options``: its other keywords);
+    None for a policy without one (regression, mixtures)."""
+    if not hasattr(policy, "empirical_lipschitz"):
+        return None
+    n_starts, ascent_steps, n_power = lower_search
+    return policy.empirical_lipschitz(obs, n_starts=n_starts, seed=seed,
+                                      ascent_steps=ascent_steps, n_power=n_power, **options)
+
+
 def measure_run(r: TransportRun):
     """Train ``r``'s policy and measure it (`validation.checks.measure_transport`) at
     ``r.n_obs`` evaluation observations -> ``(task, policy, obs, measurement, result)``;
@@ -161,12 +172,8 @@ def measure_run(r: TransportRun):
     policy, log, _ = train_policy(task, r.kind, dict(r.hyper), r.training, seed=r.seed,
                                   device=r.device)
     obs = task.observations(r.n_obs, seed=r.seed)
-    empirical = None
-    if hasattr(policy, "empirical_lipschitz"):
-        n_starts, ascent_steps, n_power = r.lower_search
-        empirical = policy.empirical_lipschitz(obs, n_starts=n_starts, seed=r.seed,
-                                               ascent_steps=ascent_steps, n_power=n_power)
-    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed, empirical=empirical)
+    m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed,
+                          empirical=searched_lower(policy, obs, r.lower_search, r.seed))
     result = {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
               "train_seconds": log.seconds, "final_loss": log.final_loss}
     return task, policy, obs, m, result
@@ -182,5 +189,5 @@ def labelled(checks: Sequence[Any], label: str) -> list[dict]:
     return out
 
 
-__all__ = ["FORK", "Running", "Training", "TransportRun", "labelled", "measure_run", "sized",
-           "sweep", "train_policy"]
+__all__ = ["FORK", "Running", "Training", "TransportRun", "labelled", "measure_run",
+           "searched_lower", "sized", "sweep", "train_policy"]

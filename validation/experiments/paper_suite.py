@@ -32,7 +32,7 @@ import torch
 from validation import checks as bound_checks
 from validation import paper_metrics
 from validation.backends import for_suite
-from validation.experiments import Training, sized, sweep, train_policy
+from validation.experiments import Training, searched_lower, sized, sweep, train_policy
 from validation.suites import SuiteConfig
 from validation.tasks import TaskSpec, task_factory
 from validation.tasks.paper import PaperTask, rollout
@@ -215,10 +215,8 @@ def run_one(cfg: PaperRun) -> dict[str, Any]:
         return result
     obs = task.observations(cfg.n_check_obs, cfg.seed + 1)
     if hasattr(policy, "certified_lipschitz"):
-        n_starts, ascent_steps, n_power = cfg.lower_search
-        empirical = policy.empirical_lipschitz(obs[:2], n_starts=n_starts, seed=cfg.seed,
-                                               ascent_steps=ascent_steps, segment_points=8,
-                                               n_power=n_power)
+        empirical = searched_lower(policy, obs[:2], cfg.lower_search, cfg.seed,
+                                   segment_points=8)
         result["transport"] = bound_checks.measure_transport(
             policy, task, obs, cfg.n_check_samples, cfg.seed, empirical=empirical,
             max_samples=cfg.max_check_samples).to_dict()

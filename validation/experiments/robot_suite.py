@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from validation.backends import Backend, LocalBackend, for_suite
-from validation.experiments import Training, labelled, sized, sweep
+from validation.experiments import Training, labelled, searched_lower, sized, sweep
 
 # The robot tasks and their parameters (names as `validation.tasks.TASKS` registers them).
 ROBOT_TASK_PARAMS: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -368,13 +368,9 @@ def run_one(run: RobotRun, cache_dir: Path) -> dict:
     if run.kind == "cvae":
         _set_deploy(policy, "prior")     # the transport map z -> chunk of L6
     obs = task.observations(run.n_obs, seed=run.seed + 2)
-    empirical = None
-    if hasattr(policy, "empirical_lipschitz"):
-        n_starts, ascent_steps, n_power = run.lower_search
-        empirical = policy.empirical_lipschitz(obs, n_starts=n_starts, seed=run.seed,
-                                               ascent_steps=ascent_steps, n_power=n_power)
     transport = measure_transport(policy, task, obs, run.n_samples, seed=run.seed,
-                                  empirical=empirical)
+                                  empirical=searched_lower(policy, obs, run.lower_search,
+                                                           run.seed))
     out = {"run": dataclasses.asdict(run), "hyper": hyper, "final_loss": log.final_loss,
            "train_seconds": log.seconds, "rollouts": rollouts,
            "transport": transport.to_dict(), "latent": None}
