@@ -47,6 +47,7 @@ from numerics.lipschitz import lipsdp as lipsdp
 from numerics.lipschitz import network_from_sequential as network_from_sequential
 from numerics.lipschitz import one_sided_lipschitz_upper as one_sided_lipschitz_upper
 from numerics.lipschitz import product_bound as product_bound
+from numerics.lipschitz import sampler_lipschitz_local as sampler_lipschitz_local
 from numerics.lipschitz import sampler_lipschitz_upper as sampler_lipschitz_upper
 from numerics.lipschitz import sampler_map as sampler_map
 from numerics.lipschitz import scalar_feasible_multipliers as scalar_feasible_multipliers

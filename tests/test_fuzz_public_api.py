@@ -2286,6 +2286,28 @@ def _check_sampler_upper(ctx: Ctx) -> None:
     _check_upper_value(ctx, ctx.out.value, _map_lower(ctx.kw))
 
 
+def _draw_sampler_local(data):
+    kw = _sampler_setup(data)
+    if kw["sampler"] == "ddpm":  # injected noise: refused (a documented error)
+        kw["sampler"] = "ddim"
+    kw.update(radius=data.draw(st.floats(0.1, 4.0), label="radius"), max_seconds=3.0,
+              max_cells=data.draw(st.integers(1, 3000), label="max_cells"))
+    kw["initial_cells"] = min(kw["max_cells"], 256)
+    return kw
+
+
+def _check_sampler_local(ctx: Ctx) -> None:
+    kw = ctx.kw
+    schedule = {k: v for k, v in kw.items() if k in ("n_steps", "alpha_bars", "clip_sample",
+                                                     "condition")}
+    f = numerics.sampler_map(kw["net"], kw["sampler"], state_dim=kw["state_dim"], **schedule)
+    d = int(kw["state_dim"])
+    x = torch.randn(16, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1.0) * float(kw["radius"]) * 0.99
+    jac = torch.func.vmap(torch.func.jacrev(lambda e: f(e[None])[0]))(x)
+    _check_upper_value(ctx, ctx.out.value, float(torch.linalg.matrix_norm(jac, 2).max()))
+
+
 def _draw_sampler_map(data):
     kw = _sampler_setup(data)
     kw.pop("clip_sample", None)
@@ -2856,6 +2878,14 @@ NUMERIC_SPECS: dict[str, NSpec] = {
         allowed=(r"needs n_steps", r"needs a schedule", r"exceeds the network",
                  r"has one step", r"as many outputs", r"state_dim \+ condition",
                  r"but alpha_bars has", r"at most len")),
+    "sampler_lipschitz_local": NSpec(_draw_sampler_local, (
+        NArg("net", "net", aliases=_NET_WORDS), NArg("sampler", "choice"),
+        Int("n_steps", 1, 10_000, none_ok=True), Int("state_dim", 1, 8),
+        S("radius", _POSITIVE, none_ok=True), S("max_seconds", _NONNEG, none_ok=True),
+        Int("max_cells", 1, 10_000_000)), _check_sampler_local, examples=0.3,
+        allowed=(r"needs n_steps", r"needs a schedule", r"exceeds the network",
+                 r"has one step", r"as many outputs", r"state_dim \+ condition",
+                 r"but alpha_bars has", r"exactly one of radius", r"initial_cells")),
     "sampler_map": NSpec(_draw_sampler_map, (
         NArg("net", "net", aliases=_NET_WORDS), NArg("sampler", "choice"),
         Int("n_steps", 1, 10_000, none_ok=True), Int("state_dim", 1, 8192)), _check_sampler_map,

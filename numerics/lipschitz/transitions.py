@@ -62,13 +62,22 @@ def _zoom(f, a, b, points, rounds):
     """Steepest sub-interval of each segment ``[a_k, b_k]``, zoomed ``rounds`` times.
 
     Returns ``(quotient, midpoint)`` per segment: the largest consecutive difference
-    quotient seen and the middle of its interval."""
+    quotient seen and the middle of its interval. A segment stops zooming once its spacing
+    falls below ``sqrt(eps) (1 + |x|)`` of the dtype: a sampler's forward error is many
+    ulps of its output (8 Euler steps of a float32 flow gave a zoomed "quotient" of 22.8
+    where the float64 map's Jacobian norm is at most 10.13), and at that spacing it stays
+    far below the quotient."""
     n, d = a.shape
     frac = torch.linspace(0, 1, points, dtype=a.dtype, device=a.device)
     best = torch.zeros(n, dtype=torch.float64, device=a.device)
     best_mid = (a + b) / 2
+    floor = torch.finfo(a.dtype).eps ** 0.5
     with torch.no_grad():
         for _ in range(rounds + 1):
+            spacing = (b - a).double().norm(dim=1) / (points - 1)
+            scale = 1 + torch.maximum(a.double().norm(dim=1), b.double().norm(dim=1))
+            if not bool(torch.any(spacing >= floor * scale)):
+                break
             pts = a[:, None, :] + frac[None, :, None] * (b - a)[:, None, :]   # [n, P, d]
             out = f(pts.reshape(-1, d)).reshape(n, points, -1)
             q = _quotient(out[:, :-1].reshape(-1, out.shape[-1]),
@@ -78,7 +87,7 @@ def _zoom(f, a, b, points, rounds):
             top = q.gather(1, k[:, None])[:, 0]
             lo = pts[torch.arange(n), k]
             hi = pts[torch.arange(n), k + 1]
-            better = top > best
+            better = (top > best) & (spacing >= floor * scale)
             best = torch.where(better, top, best)
             best_mid = torch.where(better[:, None], (lo + hi) / 2, best_mid)
             a, b = lo, hi

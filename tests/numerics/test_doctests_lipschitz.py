@@ -12,7 +12,7 @@ import pytest
 MODULES = [
     "numerics.lipschitz.certificate", "numerics.lipschitz.compositional",
     "numerics.lipschitz.fast", "numerics.lipschitz.lipsdp", "numerics.lipschitz.lower",
-    "numerics.lipschitz.network", "numerics.lipschitz.one_sided",
+    "numerics.lipschitz.local", "numerics.lipschitz.network", "numerics.lipschitz.one_sided",
     "numerics.lipschitz.sampler", "numerics.lipschitz.transitions",
     "numerics.lipschitz.upper", "numerics.flow",
 ]

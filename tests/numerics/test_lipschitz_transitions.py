@@ -86,3 +86,16 @@ def test_errors():
         transition_lipschitz_lower(lambda x: x, 2, segment_points=2)
     with pytest.raises(ValueError, match="radii"):
         transition_lipschitz_lower(lambda x: x, 2, radii=(1.0, -1.0))
+
+
+def test_zoom_stops_where_float32_rounding_would_make_the_quotient():
+    """``x -> (x + 1000) - 1000`` in float32 is the identity (Lipschitz 1) computed as a
+    staircase of steps 6e-5: zoomed segments finer than that reported a "lower bound" of
+    2041 before the spacing floor; the floor keeps it a bound."""
+    def staircase(x):
+        return (x.float() + 1000.0) - 1000.0
+
+    est = transition_lipschitz_lower(staircase, 2, n_samples=256, n_pairs=16,
+                                     radii=(1.0,), seed=0)
+    assert est.value <= 1.05
+    assert est.details["segment_quotient"] <= 1.05
