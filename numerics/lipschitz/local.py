@@ -62,13 +62,7 @@ from numerics import _inputs
 from numerics.lipschitz.estimate import LipschitzEstimate
 from numerics.lipschitz.fast import _one_cpu_thread
 from numerics.lipschitz.network import _flatten
-from numerics.lipschitz.sampler import (
-    MAX_STEPS,
-    UnrolledSampler,
-    _find_sequential,
-    _sampler_network,
-    unroll_sampler,
-)
+from numerics.lipschitz.sampler import MAX_STEPS, UnrolledSampler, _as_unrolled, _sampler_network
 from theory import _args
 from theory.gaussian import outside_ball_mass
 
@@ -323,8 +317,8 @@ class _Evaluator:
         return _Block(y.pc, lo, hi, jp, jm, jr)
 
     def __call__(self, centres: torch.Tensor, half: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(upper, centre_norm, final_centre)`` per box: the bound on ``sup_C ||J||``, the
-        exact ``||J(c)||`` and ``S(c)``."""
+        """``(upper, centre_norm)`` per box: the bound on ``sup_C ||J||`` and the exact
+        ``||J(c)||``."""
         n, d = centres.shape
         eye = torch.eye(d, dtype=_F64).expand(n, d, d)
         x = _Block(centres, centres - half, centres + half, eye, eye, torch.zeros(n, d, d,
@@ -342,7 +336,7 @@ class _Evaluator:
         monotone = torch.linalg.matrix_norm(x.jm.abs() + x.jr, 2)
         upper = torch.minimum(plain, monotone) * (1 + 1e-12)
         upper = torch.where(torch.isfinite(upper), upper, torch.full_like(upper, math.inf))
-        return upper, torch.linalg.matrix_norm(x.jp, 2), x.pc
+        return upper, torch.linalg.matrix_norm(x.jp, 2)
 
 
 # ------------------------------------------------------------------------------------------
@@ -441,15 +435,12 @@ def sampler_lipschitz_local(
         True
     """
     began = time.perf_counter()
-    unrolled = sampler if isinstance(sampler, UnrolledSampler) else unroll_sampler(
-        sampler, n_steps, **schedule)
-    if isinstance(sampler, UnrolledSampler) and (schedule or n_steps is not None):
-        raise ValueError("pass the schedule either as an UnrolledSampler or as keywords")
+    unrolled = _as_unrolled(sampler, n_steps, schedule)
     if unrolled.n_noise_blocks > 0:
         raise ValueError("the local certificate takes samplers without injected noise "
                          "('ddpm' adds noise at every step); use sampler_lipschitz_upper")
-    if len(unrolled.steps) > MAX_STEPS:
-        raise ValueError(f"at most {MAX_STEPS} steps")
+    if len(unrolled.steps) > MAX_STEPS:  # an UnrolledSampler or timesteps built by hand
+        raise ValueError(f"at most {MAX_STEPS} steps, got {len(unrolled.steps)}")
     state_dim = _args.integer_at_least(state_dim, "state_dim", 1, MAX_DIM)
     tolerance = float(_inputs.real_scalar(tolerance, "tolerance", _args.positive))
     max_cells = _args.integer_at_least(max_cells, "max_cells", 1, MAX_CELLS)
@@ -458,11 +449,8 @@ def sampler_lipschitz_local(
     if max_seconds is not None:
         max_seconds = float(_inputs.real_scalar(max_seconds, "max_seconds", _args.nonnegative))
     r = _radius(radius, outside_mass, state_dim)
-    if isinstance(condition, torch.Tensor) or condition is None or callable(condition):
-        pass
-    else:
+    if not (condition is None or callable(condition) or isinstance(condition, torch.Tensor)):
         raise TypeError("condition must be a callable t -> tensor, a tensor or None")
-    _find_sequential(net)
     seq, _ = _sampler_network(net, unrolled, state_dim, condition)
     with _one_cpu_thread(torch.device("cpu")), torch.no_grad():
         evaluate = _Evaluator(unrolled, seq, state_dim, condition)
@@ -514,7 +502,7 @@ def _evaluate(evaluate: _Evaluator, centres, half, radius: float, batch: int):
     bounds, lows, points = [], [], []
     for i in range(0, centres.shape[0], batch):
         c, h = centres[i:i + batch], half[i:i + batch]
-        upper, at_centre, _ = evaluate(c, h)
+        upper, at_centre = evaluate(c, h)
         bounds.append(upper)
         inside = (c * c).sum(1) <= radius * radius
         at_centre = torch.where(inside, at_centre, torch.zeros_like(at_centre))

@@ -338,6 +338,17 @@ def unroll_sampler(
                            clip_sample)
 
 
+def _as_unrolled(sampler: Sampler | UnrolledSampler, n_steps: int | None,
+                schedule: dict) -> UnrolledSampler:
+    """The certifiers' sampler argument: an `UnrolledSampler` as given, or `unroll_sampler`
+    of a name with its keywords (not both)."""
+    if isinstance(sampler, UnrolledSampler):
+        if schedule or n_steps is not None:
+            raise ValueError("pass the schedule either as an UnrolledSampler or as keywords")
+        return sampler
+    return unroll_sampler(sampler, n_steps, **schedule)
+
+
 # ------------------------------------------------------------------------------------------
 # The user's network
 
@@ -1163,10 +1174,7 @@ def sampler_lipschitz_upper(
     began = time.perf_counter()
     if method not in SAMPLER_METHODS:
         raise ValueError(f"method must be one of {SAMPLER_METHODS}, got {method!r}")
-    unrolled = sampler if isinstance(sampler, UnrolledSampler) else unroll_sampler(
-        sampler, n_steps, **schedule)
-    if isinstance(sampler, UnrolledSampler) and (schedule or n_steps is not None):
-        raise ValueError("pass the schedule either as an UnrolledSampler or as keywords")
+    unrolled = _as_unrolled(sampler, n_steps, schedule)
     state_dim = _args.integer_at_least(state_dim, "state_dim", 1, MAX_WIDTH)
     max_iter = _args.integer_at_least(max_iter, "max_iter", 1, 10_000)
     tolerance = float(_args.positive(tolerance, "tolerance"))

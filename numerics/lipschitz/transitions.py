@@ -76,7 +76,8 @@ def _zoom(f, a, b, points, rounds):
         for _ in range(rounds + 1):
             spacing = (b - a).double().norm(dim=1) / (points - 1)
             scale = 1 + torch.maximum(a.double().norm(dim=1), b.double().norm(dim=1))
-            if not bool(torch.any(spacing >= floor * scale)):
+            usable = spacing >= floor * scale
+            if not bool(torch.any(usable)):
                 break
             pts = a[:, None, :] + frac[None, :, None] * (b - a)[:, None, :]   # [n, P, d]
             out = f(pts.reshape(-1, d)).reshape(n, points, -1)
@@ -87,7 +88,7 @@ def _zoom(f, a, b, points, rounds):
             top = q.gather(1, k[:, None])[:, 0]
             lo = pts[torch.arange(n), k]
             hi = pts[torch.arange(n), k + 1]
-            better = (top > best) & (spacing >= floor * scale)
+            better = (top > best) & usable
             best = torch.where(better, top, best)
             best_mid = torch.where(better[:, None], (lo + hi) / 2, best_mid)
             a, b = lo, hi
