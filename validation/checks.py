@@ -34,6 +34,7 @@ import dataclasses
 import inspect
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -124,6 +125,11 @@ class TransportMeasurement(_Record):
         seed: the sampling seed.
         n_samples_base: the ``n_samples`` asked for when the power analysis raised it
             (`samples_for_power`); None when ``n_samples`` is the one asked for.
+        local_lipschitz: ``[B]`` ``L_B(o)``, the certified constant of noise -> chunk on
+            the ball ``|eps| <= local_radius`` (`numerics.sampler_lipschitz_local`); None
+            when not measured. local_lower: ``[B]`` its attained lower ends.
+        local_radius, outside_mass: the ball's radius and Gaussian mass outside it ``p``.
+        local_method: how ``L_B`` was certified.
     """
 
     policy: str
@@ -141,6 +147,11 @@ class TransportMeasurement(_Record):
     off_support: float
     seed: int
     n_samples_base: int | None = None
+    local_lipschitz: tuple[float, ...] | None = None
+    local_lower: tuple[float, ...] | None = None
+    local_radius: float | None = None
+    outside_mass: float | None = None
+    local_method: str = "none"
 
     @property
     def masses(self) -> np.ndarray:
@@ -184,10 +195,21 @@ class TransportMeasurement(_Record):
             ok = L is not None and L > 0
             row[f"ratio_{tag}"] = eff / L if ok else None
             row[f"mass_bound_{tag}"] = (float(theory.max_mode_mass(L, eff, K)) if ok else None)
-            row[f"bridge_bound_{tag}"] = (
-                float(theory.min_bridge_mass(L, eff)) if ok and K == 2 else None)
+            # T4 at each observation's observed m_1 (as its check), averaged
+            row[f"bridge_bound_{tag}"] = (float(np.mean(theory.min_bridge_mass(
+                L, self.effective_separation, m1=m[:, 0]))) if ok and K == 2 else None)
             row[f"w1_bound_{tag}"] = (float(theory.wasserstein_lower_bound(
                 L, sep, weights=tuple(self.weights), p=1)) if ok else None)
+        if self.local_lipschitz is not None:
+            LB, p = np.asarray(self.local_lipschitz), float(self.outside_mass)
+            effs = self.effective_separation
+            row.update(
+                local_lipschitz=float(np.max(LB)), local_lower=float(np.max(self.local_lower)),
+                outside_mass=p, local_radius=self.local_radius,
+                mass_bound_local=float(np.mean(theory.max_mode_mass_local(LB, effs, p, K))),
+                bridge_bound_local=float(np.mean([theory.min_bridge_mass_local(
+                    LB[o], effs[o], p, m1=m[o, 0]) for o in range(len(LB))])) if K == 2
+                else None)
         return row
 
 
@@ -237,8 +259,27 @@ def samples_for_power(lipschitz, effective_separation, n_modes: int, n_samples: 
     return n_samples
 
 
+def _local_certificates(policy, obs: np.ndarray, local: dict) -> dict:
+    """The `TransportMeasurement` fields of the per-observation certificates on a ball:
+    ``policy.certified_lipschitz(method="local", obs=o, **local)`` at each observation."""
+    if not isinstance(local, dict):
+        raise TypeError(f"local must be a dict of sampler_lipschitz_local options (radius or "
+                        f"outside_mass, tolerance, caps) or None, got {type(local).__name__}")
+    if "method" not in inspect.signature(getattr(policy, "certified_lipschitz", len)).parameters:
+        raise ValueError(f"local certificates need a policy whose certified_lipschitz takes "
+                         f"method='local' (flow, diffusion), got {type(policy).__name__}")
+    found = [policy.certified_lipschitz(method="local", obs=obs[b:b + 1], **local)
+             for b in range(obs.shape[0])]
+    return {"local_lipschitz": tuple(float(e.value) for e in found),
+            "local_lower": tuple(float(e.details["lower"]) for e in found),
+            "local_radius": float(found[0].details["radius"]),
+            "outside_mass": float(found[0].details["outside_mass"]),
+            "local_method": _method(found[0], "sampler-local")}
+
+
 def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz=None,
-                      empirical=None, max_samples: int | None = None) -> TransportMeasurement:
+                      empirical=None, max_samples: int | None = None,
+                      local: dict | None = None) -> TransportMeasurement:
     """Sample ``policy`` at ``obs`` and measure mode masses, bridge mass and ``W_1``.
 
     Args:
@@ -256,6 +297,10 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
         max_samples: when larger than ``n_samples``, the power analysis may raise the
             samples per observation up to it (`samples_for_power`): only for a policy
             whose certificate is small enough that more samples make T2/T3 able to fail.
+        local: options of the certificate on a ball (`numerics.sampler_lipschitz_local`:
+            ``radius`` or ``outside_mass``, ``tolerance``, ``max_cells``, ``max_seconds``):
+            also certify ``L_B`` per observation, for Part T's local forms; None (default)
+            skips it. Only for low-dimensional noise (a chunk of one or two planar actions).
     """
     obs = _as_obs(task, obs)
     n_samples = _args.integer_at_least(n_samples, "n_samples", 4, 10_000_000)
@@ -264,6 +309,7 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
                                              10_000_000)
     seed = _args.integer_at_least(seed, "seed", 0)
     upper, upper_method = _certificates(policy, obs, lipschitz)
+    local_fields = {} if local is None else _local_certificates(policy, obs, local)
     if empirical is None and hasattr(policy, "empirical_lipschitz"):
         empirical = policy.empirical_lipschitz(obs, seed=seed)
     lower = None if empirical is None or empirical is False else _value(empirical)
@@ -295,7 +341,7 @@ def measure_transport(policy, task, obs, n_samples: int, seed: int, *, lipschitz
         counts=tuple(tuple(c) for c in counts), n_samples=n_samples,
         lipschitz_upper=None if upper is None else tuple(upper), upper_method=upper_method,
         lipschitz_lower=lower, w1=tuple(w1), off_support=float(np.mean(off)), seed=seed,
-        n_samples_base=base if n_samples != base else None)
+        n_samples_base=base if n_samples != base else None, **local_fields)
 
 
 def _frontier_lipschitz(m1, m2, separation):
@@ -350,6 +396,159 @@ def _needs(what: str, needed: float, have: float) -> str:
     return f"it could fail at this n only if {what} were below {needed:.4g} (it is {have:.4g})"
 
 
+@dataclass(frozen=True)
+class _Form:
+    """The bounds of one form of Part T at a constant ``L``, as functions of floats: the
+    global form (``L`` on all of the noise space) or the local form (``L_B`` on a ball
+    ``B`` with ``gamma(B^c) = p``, docs/theory.md "local forms").
+
+    ``least_mass_L(m, Delta, K)`` / ``least_bridge_L(b, Delta)``: the least constant at
+    which the mass bound is below ``m`` / the bridge bound above ``b`` (for the notes of a
+    check that cannot fail); None where the form has no inverse."""
+
+    suffix: str
+    mass: Callable[[float, float, int], float]
+    coverage: Callable[[float, np.ndarray, np.ndarray], float]
+    bridge: Callable[[float, float, float], float]
+    w1: Callable[[float, float, np.ndarray], float]
+    least_mass_L: Callable[[float, float, int], float] | None = None
+    least_bridge_L: Callable[[float, float], float] | None = None
+
+
+def _global_form() -> _Form:
+    import theory
+
+    return _Form(
+        "", lambda L, e, K: float(theory.max_mode_mass(L, e, K)),
+        lambda L, seps, w: float(theory.max_weighted_coverage(L, seps, w)),
+        lambda L, e, m1: float(theory.min_bridge_mass(L, e, m1=m1)),
+        lambda L, sep, w: float(theory.wasserstein_lower_bound(L, sep, weights=tuple(w), p=1)),
+        lambda mass, e, K: float(theory.min_lipschitz(mass, e, K)),
+        lambda b, e: float(theory.min_lipschitz_for_bridge(b, e)))
+
+
+def _local_form(p: float) -> _Form:
+    import theory
+
+    return _Form(
+        "-local", lambda L, e, K: float(theory.max_mode_mass_local(L, e, p, K)),
+        lambda L, seps, w: float(theory.max_weighted_coverage_local(L, seps, w, p)),
+        lambda L, e, m1: float(theory.min_bridge_mass_local(L, e, p, m1=m1)),
+        lambda L, sep, w: float(theory.wasserstein_lower_bound_local(
+            L, sep, p, weights=tuple(w), p=1)))
+
+
+def _form_checks(m: TransportMeasurement, L: np.ndarray, form: _Form, confidence: float,
+                 plant: bool, geometry: str, lower_note: str) -> list:
+    """T2/T3, T3 weighted coverage, T4 (two modes) and T5 of ``m`` at the ``[B]``
+    constants ``L`` in ``form`` (see `transport_checks_from`)."""
+    K, n = m.n_modes, m.n_samples
+    counts = np.asarray(m.counts)
+    B = counts.shape[0]
+    alpha = 1 - confidence
+    eff = m.effective_separation
+    w = np.asarray(m.weights)
+    seps = np.asarray(m.pair_separation) - 2 * m.rho * (1 - np.eye(K))
+    family = (f"{B} observations x {n} samples, intervals at {1 - alpha / B:.4g} each "
+              f"(Bonferroni over observations, joint {confidence:g})")
+    if m.n_samples_base is not None:
+        family += (f"; n raised from {m.n_samples_base} by the power analysis "
+                   "(samples_for_power: the least n at which T2/T3 can fail)")
+    common = dict(n=n, confidence=confidence, plant=plant)
+    tag = form.suffix
+    checks = []
+
+    # T2 / T3: the least-covered mode, an intersection-union test across modes
+    conf_o = 1 - alpha / B
+    ci = numerics.clopper_pearson(counts[:, :K], n, conf_o)                  # [B, K, 2]
+    mass_bound = np.asarray([form.mass(L[o], eff[o], K) for o in range(B)])
+    p_obs = np.asarray([max(numerics.binomial_pvalue(c, n, mass_bound[o], "<=")
+                            for c in counts[o, :K]) for o in range(B)])
+    rejected = int(np.sum(numerics.holm_adjusted(p_obs) <= alpha / 2))
+    o = int(np.argmin(p_obs))
+    even = numerics.clopper_pearson(n // K, n, conf_o)[0]
+    note = f"{family}; Holm: {rejected} of {B} observations violate; {geometry}"
+    if not mass_bound[o] < even:
+        note += "; cannot fail: " + (
+            _needs("L", form.least_mass_L(even, eff[o], K) if even > 0 else 0.0, L[o])
+            if form.least_mass_L is not None else
+            f"the bound {mass_bound[o]:.4g} is not below {even:.4g}, the lower interval end "
+            "of a perfectly balanced sample")
+    if lower_note:
+        note += "; " + lower_note
+    checks.append(bound_check(
+        counts[o, :K].min() / n, (ci[o, :, 0].min(), ci[o, :, 1].min()), mass_bound[o], "<=",
+        proposition=("T2" if K == 2 else "T3") + tag, detectable=even,
+        quantity=f"min mode mass, worst of {B} observations", note=note, **common))
+
+    # T3 weighted coverage
+    cover = _per_unique(np.concatenate([seps, L[:, None, None] * np.ones((B, 1, K))], axis=1),
+                        lambda a: form.coverage(a[K, 0], a[:K], w))
+    p_obs = np.asarray([max(numerics.binomial_pvalue(c, n, min(1.0, cover[o] * wk), "<=")
+                            for c, wk in zip(counts[o, :K], w, strict=True))
+                        for o in range(B)])
+    o = int(np.argmin(p_obs))
+    share = np.floor(w * n).astype(int)
+    det = float(np.min(numerics.clopper_pearson(share, n, conf_o)[:, 0] / w))
+    note = f"{family}; {geometry}"
+    if not cover[o] < det:
+        note += f"; cannot fail: even counts n w_k give a lower end of {det:.4g}"
+    checks.append(bound_check(
+        (counts[o, :K] / n / w).min(), ((ci[o, :, 0] / w).min(), (ci[o, :, 1] / w).min()),
+        cover[o], "<=", proposition="T3" + tag, detectable=det,
+        quantity=f"weighted coverage min_k m_k / w_k, worst of {B} observations", note=note,
+        **common))
+
+    if K == 2:
+        # T4: bridge mass against the bound at every m_1 in its interval (the bound is
+        # concave in m_1 where positive and 0 elsewhere: its least value is at an end)
+        conf_2 = 1 - alpha / (2 * B)
+        m1_ci = numerics.clopper_pearson(counts[:, 0], n, conf_2)
+        bridge_ci = numerics.clopper_pearson(counts[:, K], n, conf_2)
+
+        def t4_bound(o: int) -> float:
+            lo, hi = m1_ci[o]
+            if lo <= 0 or hi >= 1:
+                return 0.0
+            return min(form.bridge(L[o], eff[o], lo), form.bridge(L[o], eff[o], hi))
+
+        bb = np.asarray([t4_bound(o) for o in range(B)])
+        o = int(np.argmax(bb - bridge_ci[:, 1]))
+        det = numerics.detectable_proportion(n, ">=", conf_2)
+        note = f"{family}, two per observation; {geometry}"
+        if not bb[o] > det:
+            lo, hi = m1_ci[o]
+            if lo <= 0 or hi >= 1:
+                note += ("; cannot fail: m_1's interval reaches 0 or 1 (a policy on one mode "
+                         "owes no bridge mass)")
+            elif form.least_bridge_L is not None:
+                note += "; cannot fail: " + _needs("L", form.least_bridge_L(det, eff[o]), L[o])
+            else:
+                note += (f"; cannot fail: the bound {bb[o]:.4g} is not above {det:.4g}, the "
+                         "upper interval end of a zero count")
+        checks.append(bound_check(
+            counts[o, K] / n, tuple(bridge_ci[o]), bb[o], ">=", proposition="T4" + tag,
+            detectable=det, quantity=f"bridge mass given m_1, worst of {B} observations",
+            note=note, **common))
+
+    # T5: W1 to the point-mode demonstrator, per observation
+    dists = m.atom_distances()
+    wb = _per_unique(np.stack([np.asarray(m.separation), L], axis=1),
+                     lambda a: form.w1(a[1], a[0], w))
+    intervals = np.asarray([d.interval(conf_o) for d in dists])
+    o = int(np.argmax(wb - intervals[:, 1]))
+    det = dists[o].detectable(conf_o)
+    note = (f"{family}; interval from semi-discrete duality on a held-out half "
+            f"(asymptotic, numerics.w1_to_atoms); {geometry}")
+    if not wb[o] > det:
+        note += f"; cannot fail: even samples on the atoms give an upper end of {det:.4g}"
+    checks.append(bound_check(
+        dists[o].estimate, tuple(intervals[o]), wb[o], ">=", proposition="T5" + tag,
+        detectable=det, quantity=f"W1 to the demonstrator, worst of {B} observations",
+        note=note, n=dists[o].n_eval, confidence=confidence, plant=plant))
+    return checks
+
+
 def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_CONFIDENCE,
                           *, plant: bool = False) -> list:
     """The Part T checks of a measurement at its certified constant ``L`` (must hold).
@@ -372,115 +571,50 @@ def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_C
     - the sandwich: ``L_demanded(o) <= L``, ``L_demanded`` the least constant the masses
       allow at confidence ``1 - alpha`` (T2's frontier, T4 inverted): a FAIL means a wrong
       certificate or a wrong theorem; the note gives ``L / L_demanded``;
-    - the bracket: the empirical (gradient) lower constant ``<= L``.
+    - the bracket: the empirical (gradient) lower constant ``<= L``;
+    - with a local certificate (``m.local_lipschitz``: ``L_B(o)`` on the ball of
+      outside mass ``p = m.outside_mass``, `measure_transport`'s ``local``): the same
+      T2/T3, T3, T4 and T5 checks in their local forms (``theory.max_mode_mass_local``,
+      ``max_weighted_coverage_local``, ``min_bridge_mass_local``,
+      ``wasserstein_lower_bound_local`` at ``L_B(o)`` and ``p``), propositions
+      ``"T2-local"``, ....
     Returns [] when the policy has no certified constant.
     """
     import theory
 
     confidence = _args.open_probability(confidence, "confidence")
-    if m.lipschitz_upper is None:
-        return []
-    L = np.asarray(m.lipschitz_upper, dtype=float)
+    checks = []
+    if m.lipschitz_upper is not None:
+        L = np.asarray(m.lipschitz_upper, dtype=float)
+        eff = m.effective_separation
+        geometry = (f"Delta - 2 rho = {np.min(eff):.4g} (rho = {m.rho:.4g}); L = "
+                    f"{np.max(L):.4g} ({m.upper_method})")
+        lower_note = "" if m.lipschitz_lower is None else (
+            f"at the empirical lower L = {m.lipschitz_lower:.4g} the bound would be "
+            f"{theory.max_mode_mass(m.lipschitz_lower, float(np.min(eff)), m.n_modes):.4g}")
+        checks += _form_checks(m, L, _global_form(), confidence, plant, geometry, lower_note)
+        checks += _sandwich_checks(m, L, confidence, plant, geometry)
+    if m.local_lipschitz is not None:
+        LB = np.asarray(m.local_lipschitz, dtype=float)
+        geometry = (f"Delta - 2 rho = {np.min(m.effective_separation):.4g} (rho = {m.rho:.4g})"
+                    f"; L_B = {np.max(LB):.4g} on the ball |eps| <= {m.local_radius:.4g} of "
+                    f"outside mass p = {m.outside_mass:.3g} ({m.local_method})")
+        lower_note = "L_B certified within " + ", ".join(
+            f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(m.local_lower, LB, strict=True)) + (
+            " (the lower end attained by an exact Jacobian in the ball)")
+        checks += _form_checks(m, LB, _local_form(float(m.outside_mass)), confidence, plant,
+                               geometry, lower_note)
+    return checks
+
+
+def _sandwich_checks(m: TransportMeasurement, L: np.ndarray, confidence: float, plant: bool,
+                     geometry: str) -> list:
+    """The sandwich ``L_demanded <= L`` and the bracket (see `transport_checks_from`)."""
     K, n = m.n_modes, m.n_samples
     counts = np.asarray(m.counts)
     B = counts.shape[0]
     alpha = 1 - confidence
-    eff = m.effective_separation
-    w = np.asarray(m.weights)
     seps = np.asarray(m.pair_separation) - 2 * m.rho * (1 - np.eye(K))
-    geometry = (f"Delta - 2 rho = {np.min(eff):.4g} (rho = {m.rho:.4g}); L = "
-                f"{np.max(L):.4g} ({m.upper_method})")
-    family = (f"{B} observations x {n} samples, intervals at {1 - alpha / B:.4g} each "
-              f"(Bonferroni over observations, joint {confidence:g})")
-    if m.n_samples_base is not None:
-        family += (f"; n raised from {m.n_samples_base} by the power analysis "
-                   "(samples_for_power: the least n at which T2/T3 can fail)")
-    common = dict(n=n, confidence=confidence, plant=plant)
-    checks = []
-
-    # T2 / T3: the least-covered mode, an intersection-union test across modes
-    conf_o = 1 - alpha / B
-    ci = numerics.clopper_pearson(counts[:, :K], n, conf_o)                  # [B, K, 2]
-    mass_bound = np.asarray([theory.max_mode_mass(L[o], eff[o], K) for o in range(B)])
-    p_obs = np.asarray([max(numerics.binomial_pvalue(c, n, mass_bound[o], "<=")
-                            for c in counts[o, :K]) for o in range(B)])
-    rejected = int(np.sum(numerics.holm_adjusted(p_obs) <= alpha / 2))
-    o = int(np.argmin(p_obs))
-    even = numerics.clopper_pearson(n // K, n, conf_o)[0]
-    note = f"{family}; Holm: {rejected} of {B} observations violate; {geometry}"
-    if not mass_bound[o] < even:
-        note += "; cannot fail: " + _needs("L", float(theory.min_lipschitz(even, eff[o], K))
-                                           if even > 0 else 0.0, L[o])
-    if m.lipschitz_lower is not None:
-        note += (f"; at the empirical lower L = {m.lipschitz_lower:.4g} the bound would be "
-                 f"{theory.max_mode_mass(m.lipschitz_lower, eff[o], K):.4g}")
-    checks.append(bound_check(
-        counts[o, :K].min() / n, (ci[o, :, 0].min(), ci[o, :, 1].min()), mass_bound[o], "<=",
-        proposition="T2" if K == 2 else "T3", detectable=even,
-        quantity=f"min mode mass, worst of {B} observations", note=note, **common))
-
-    # T3 weighted coverage
-    cover = _per_unique(np.concatenate([seps, L[:, None, None] * np.ones((B, 1, K))], axis=1),
-                        lambda a: float(theory.max_weighted_coverage(a[K, 0], a[:K], w)))
-    p_obs = np.asarray([max(numerics.binomial_pvalue(c, n, min(1.0, cover[o] * wk), "<=")
-                            for c, wk in zip(counts[o, :K], w, strict=True))
-                        for o in range(B)])
-    o = int(np.argmin(p_obs))
-    share = np.floor(w * n).astype(int)
-    det = float(np.min(numerics.clopper_pearson(share, n, conf_o)[:, 0] / w))
-    note = f"{family}; {geometry}"
-    if not cover[o] < det:
-        note += f"; cannot fail: even counts n w_k give a lower end of {det:.4g}"
-    checks.append(bound_check(
-        (counts[o, :K] / n / w).min(), ((ci[o, :, 0] / w).min(), (ci[o, :, 1] / w).min()),
-        cover[o], "<=", proposition="T3", detectable=det,
-        quantity=f"weighted coverage min_k m_k / w_k, worst of {B} observations", note=note,
-        **common))
-
-    if K == 2:
-        # T4: bridge mass against the bound at every m_1 in its interval
-        conf_2 = 1 - alpha / (2 * B)
-        m1_ci = numerics.clopper_pearson(counts[:, 0], n, conf_2)
-        bridge_ci = numerics.clopper_pearson(counts[:, K], n, conf_2)
-
-        def t4_bound(o: int) -> float:
-            lo, hi = m1_ci[o]
-            if lo <= 0 or hi >= 1:
-                return 0.0
-            return min(float(theory.min_bridge_mass(L[o], eff[o], m1=lo)),
-                       float(theory.min_bridge_mass(L[o], eff[o], m1=hi)))
-
-        bb = np.asarray([t4_bound(o) for o in range(B)])
-        o = int(np.argmax(bb - bridge_ci[:, 1]))
-        det = numerics.detectable_proportion(n, ">=", conf_2)
-        note = f"{family}, two per observation; {geometry}"
-        if not bb[o] > det:
-            lo, hi = m1_ci[o]
-            note += ("; cannot fail: m_1's interval reaches 0 or 1 (a policy on one mode owes "
-                     "no bridge mass)" if lo <= 0 or hi >= 1 else "; cannot fail: " + _needs(
-                         "L", float(theory.min_lipschitz_for_bridge(det, eff[o])), L[o]))
-        checks.append(bound_check(
-            counts[o, K] / n, tuple(bridge_ci[o]), bb[o], ">=", proposition="T4",
-            detectable=det, quantity=f"bridge mass given m_1, worst of {B} observations",
-            note=note, **common))
-
-    # T5: W1 to the point-mode demonstrator, per observation
-    dists = m.atom_distances()
-    wb = _per_unique(np.stack([np.asarray(m.separation), L], axis=1), lambda a: float(
-        theory.wasserstein_lower_bound(a[1], a[0], weights=tuple(w), p=1)))
-    intervals = np.asarray([d.interval(conf_o) for d in dists])
-    o = int(np.argmax(wb - intervals[:, 1]))
-    det = dists[o].detectable(conf_o)
-    note = (f"{family}; interval from semi-discrete duality on a held-out half "
-            f"(asymptotic, numerics.w1_to_atoms); {geometry}")
-    if not wb[o] > det:
-        note += f"; cannot fail: even samples on the atoms give an upper end of {det:.4g}"
-    checks.append(bound_check(
-        dists[o].estimate, tuple(intervals[o]), wb[o], ">=", proposition="T5", detectable=det,
-        quantity=f"W1 to the demonstrator, worst of {B} observations", note=note,
-        n=dists[o].n_eval, confidence=confidence, plant=plant))
-
-    # The sandwich: the constant the masses demand against the certificate
     conf_s = 1 - alpha / (B * (K + 1))
     demanded = demanded_lipschitz(m, confidence)
     point = np.asarray([_demanded(counts[o, :K] / n, counts[o, K] / n, seps[o])
@@ -497,11 +631,10 @@ def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_C
         note += f"; gradient lower L = {m.lipschitz_lower:.4g}"
     if not det > L[o]:
         note += f"; cannot fail: the most extreme masses demand at most L = {det:.4g}"
-    checks.append(bound_check(
+    checks = [bound_check(
         point[o], (demanded[o], math.inf), L[o], "<=", proposition="SANDWICH",
         detectable=det, quantity=f"Lipschitz constant the masses demand, worst of {B} "
-        "observations", note=note, **common))
-
+        "observations", note=note, n=n, confidence=confidence, plant=plant)]
     if m.lipschitz_lower is not None:
         checks.append(bound_check(
             m.lipschitz_lower, (m.lipschitz_lower, m.lipschitz_lower), float(np.max(L)), "<=",

@@ -8,6 +8,8 @@ pass at the true ``L`` and must fail when told a smaller ``L`` than the map has.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -257,3 +259,85 @@ def test_power_analysis_raises_n_until_t2_can_fail_and_then_it_fails():
     assert t2.failable and t2.verdict == "FAIL" and "raised from 300" in t2.note
     # a certificate no affordable n can test keeps the n asked for
     assert checks.samples_for_power([1e6, 1e6], eff, 2, 300, 3000) == 300
+
+
+class BallClipMap:
+    """The T2 clip map of ``eps_1`` on the noise ball ``|eps| <= R`` in ``R^2`` (there it is
+    ``L_B``-Lipschitz), every noise outside the ball sent to the centre of mode 0: a map
+    Lipschitz only on the ball, which the local forms allow at outside mass
+    ``p = gamma_2(|eps| > R)`` and the global forms at ``L_B`` do not. Its
+    ``certified_lipschitz(method="local")`` reports ``claim`` as ``L_B``."""
+
+    kind = "ball-clip"
+    device = torch.device("cpu")
+
+    def __init__(self, task, L: float, radius: float, claim: float | None = None):
+        self.task, self.L, self.R = task, L, radius
+        self.claim = L if claim is None else claim
+
+    @torch.no_grad()
+    def sample(self, obs, n, generator=None):
+        c = torch.as_tensor(self.task.mode_centres(np.asarray(obs)), dtype=torch.float64)
+        mid, diff = (c[:, 0] + c[:, 1]) / 2, c[:, 0] - c[:, 1]
+        delta = diff.norm(dim=-1, keepdim=True)
+        eps = torch.randn(c.shape[0], n, 2, generator=generator, dtype=torch.float64)
+        s = torch.clamp(self.L * eps[..., 0], -delta / 2, delta / 2)
+        inside = mid[:, None] + s[..., None] * (diff / delta)[:, None]
+        return torch.where((eps.norm(dim=-1) <= self.R)[..., None], inside, c[:, :1])
+
+    def certified_lipschitz(self, method: str = "joint", obs=None, **options):
+        import theory
+        from numerics import LipschitzEstimate
+
+        assert method == "local" and obs is not None and options == {"radius": self.R}
+        p = float(theory.outside_ball_mass(self.R, 2))
+        return LipschitzEstimate(value=self.claim, kind="upper", method="given-local",
+                                 seconds=0.0, details={"lower": self.claim, "radius": self.R,
+                                                       "outside_mass": p})
+
+
+def test_local_forms_hold_on_the_ball_and_catch_an_understated_constant():
+    """At the true ``L_B`` and ``p`` no local check fails, while T2 and T4 in their local
+    forms are near-tight (the clip map attains T2 on the ball); claiming ``L_B / 3`` FAILs
+    T2-local and T4-local: the local checks can fail."""
+    import theory
+
+    task = make_task("kway", n_modes=2, horizon=1)
+    obs = task.observations(2, seed=0)
+    R = 2.5          # p = exp(-R^2 / 2) = 0.044 in R^2
+    honest = checks.measure_transport(BallClipMap(task, 0.5, R), task, obs, 100_000, seed=4,
+                                      lipschitz=1e6, empirical=False, local={"radius": R})
+    assert honest.outside_mass == pytest.approx(np.exp(-R**2 / 2), rel=1e-9)
+    assert honest.local_lipschitz == (0.5, 0.5) and honest.local_method == "given-local"
+    found = {c.proposition: c for c in checks.transport_checks_from(honest)}
+    assert {"T2-local", "T3-local", "T4-local", "T5-local"} <= set(found)
+    assert all(c.verdict != "FAIL" for c in found.values()), found
+    t4 = found["T4-local"]
+    assert t4.failable and t4.bound > 0.5 * t4.estimate            # near-tight
+    # ... and the bound is theory's local form at the observed m_1's interval ends
+    eff = honest.effective_separation[0]
+    assert t4.bound <= float(theory.min_bridge_mass_local(0.5, eff, honest.outside_mass,
+                                                          m1=honest.masses[0, 0])) + 1e-12
+
+    # the outside mass is needed: read as if p were 0 (the global form at L_B), this map,
+    # Lipschitz only on the ball, violates T4 (its bridge 0.670 is below the bound 0.679)
+    ignored = dataclasses.replace(honest, outside_mass=0.0)
+    v = {c.proposition: c.verdict for c in checks.transport_checks_from(ignored)}
+    assert v["T4-local"] == "FAIL", v
+
+    wrong = checks.measure_transport(BallClipMap(task, 0.5, R, claim=0.5 / 3), task, obs,
+                                     100_000, seed=4, lipschitz=1e6, empirical=False,
+                                     local={"radius": R})
+    v = {c.proposition: c.verdict for c in checks.transport_checks_from(wrong)}
+    assert v["T2-local"] == "FAIL" and v["T4-local"] == "FAIL", v
+
+
+def test_local_needs_a_policy_that_certifies_on_a_ball():
+    task = make_task("kway", n_modes=2, horizon=1)
+    obs = task.observations(1, seed=0)
+    with pytest.raises(ValueError, match="method='local'"):
+        checks.measure_transport(ClipMap(task, 1.0), task, obs, 100, seed=0, lipschitz=1.0,
+                                 empirical=False, local={"radius": 2.0})
+    with pytest.raises(TypeError, match="local must be a dict"):
+        checks.measure_transport(BallClipMap(task, 1.0, 2.0), task, obs, 100, seed=0,
+                                 lipschitz=1.0, empirical=False, local=2.0)

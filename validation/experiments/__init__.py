@@ -12,7 +12,8 @@ suites alike):
   maps `sweep` over the runs and turns the stored measurements into checks, so verdicts
   are recomputed from numbers on every run.
 
-Modules: `lipschitz_sweep` (T2-T5 as the Lipschitz constant varies), `beta_sweep` (the
+Modules: `lipschitz_sweep` (T2-T5 as the Lipschitz constant varies), `local_forms` (Part
+T's local forms at the certified constant on a ball, planar task), `beta_sweep` (the
 CVAE collapse transition, L1-L5), `chunk_sweep` (T7's ``sqrt(H)`` law), `gallery` (every
 policy family on the fork task), `synthetic_suite` (the ``quick`` and ``full`` suites),
 `robot_suite` (MuJoCo, closed loop), `paper_suite` (the paper's unit-square benchmark).
@@ -149,6 +150,8 @@ class TransportRun:
     device: str
     # (n_starts, ascent_steps, n_power) of `TransportPolicy.empirical_lipschitz`
     lower_search: tuple[int, int, int] = (8, 20, 20)
+    # options of the certificate on a ball (`measure_transport`'s ``local``); () skips it
+    local: tuple[tuple[str, object], ...] = ()
 
 
 def searched_lower(policy, obs, lower_search: tuple[int, int, int], seed: int, **options):
@@ -173,7 +176,8 @@ def measure_run(r: TransportRun):
                                   device=r.device)
     obs = task.observations(r.n_obs, seed=r.seed)
     m = measure_transport(policy, task, obs, r.n_samples, seed=r.seed,
-                          empirical=searched_lower(policy, obs, r.lower_search, r.seed))
+                          empirical=searched_lower(policy, obs, r.lower_search, r.seed),
+                          local=dict(r.local) if r.local else None)
     result = {"run": dataclasses.asdict(r), "measurement": m.to_dict(),
               "train_seconds": log.seconds, "final_loss": log.final_loss}
     return task, policy, obs, m, result

@@ -75,6 +75,33 @@ def plot_bridge_vs_lipschitz(rows: Sequence[dict]):
     return fig
 
 
+def plot_bridge_vs_bound(rows: Sequence[dict]):
+    """Observed bridge mass against T4's bound at the observed ``m_1``: in its local form at
+    the constant certified on a ball (filled) and at the global certificate (hollow). T4
+    holds when every point lies above the diagonal; the closer to it, the tighter."""
+    fig, ax = plt.subplots()
+    forms = (("bridge_bound_local", "o", "local form at $L_B$"),
+             ("bridge_bound_upper", "o", "global form at certified $L$"))
+    top = 1e-3
+    for key, marker, text in forms:
+        pts = finite_rows(rows, key, "bridge_mass")
+        hollow = key == "bridge_bound_upper"
+        for r in pts:
+            c = COLOURS.get(r.get("policy", ""), "0.3")
+            x, y = max(as_number(r[key]), 1e-6), as_number(r["bridge_mass"])
+            top = max(top, x, y)
+            ax.plot(x, y, marker, color=c, mfc="none" if hollow else c)
+        if pts:
+            ax.plot([], [], marker, color="0.3", mfc="none" if hollow else "0.3", label=text)
+    ax.plot([1e-6, 2 * top], [1e-6, 2 * top], "k-", lw=0.8, label="observed = bound")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("T4 lower bound on the bridge mass")
+    ax.set_ylabel("observed bridge mass")
+    ax.legend(loc="upper left")
+    return fig
+
+
 def plot_w1_vs_bound(rows: Sequence[dict]):
     """Empirical ``W_1`` to the point-mode demonstrator (error bar: its confidence
     interval, `numerics.w1_to_atoms`) against T5's lower bound at the certified ``L``."""

@@ -2,10 +2,11 @@
 
 ``run_suite`` runs, at the suite's size, the policy gallery (`gallery`: regression,
 mixture density, CVAE, flow and diffusion on the fork task), the Lipschitz sweep (T2-T5),
-the beta sweep (L1-L5 and the L4 transition) and the chunk sweep (T7), each cached and
-resumable under ``config.cache``. ``plot_suite`` draws the figures from the results
-alone (`synthetic_figures`). With ``config.task`` (``--task``) the stages of `TASK_STAGES`
-run on that task instead of the fork; the others keep their own.
+the local forms (T2-T5 at the constant certified on a ball, `local_forms`), the beta sweep
+(L1-L5 and the L4 transition) and the chunk sweep (T7), each cached and resumable under
+``config.cache``. ``plot_suite`` draws the figures from the results alone
+(`synthetic_figures`). With ``config.task`` (``--task``) the stages of `TASK_STAGES` run on
+that task instead of the fork; the others keep their own.
 """
 
 from __future__ import annotations
@@ -17,17 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from validation.backends import for_suite
-from validation.experiments import beta_sweep, chunk_sweep, gallery, lipschitz_sweep, sized
+from validation.experiments import (
+    beta_sweep,
+    chunk_sweep,
+    gallery,
+    lipschitz_sweep,
+    local_forms,
+    sized,
+)
 from validation.suites import SuiteConfig
 from validation.tasks import Task, TaskSpec
 
 # The stages in the order they run: (name, experiment module).
-STAGES = (("gallery", gallery), ("lipschitz", lipschitz_sweep), ("beta", beta_sweep),
-          ("chunk", chunk_sweep))
+STAGES = (("gallery", gallery), ("lipschitz", lipschitz_sweep), ("local", local_forms),
+          ("beta", beta_sweep), ("chunk", chunk_sweep))
 # The stages that run on a user's task (their configs have a ``task`` field): the gallery
-# and the Lipschitz sweep measure mode masses and Part T on any task. The beta sweep (L4's
-# beta* is the fork's closed form) and the chunk sweep (T7 varies the fork's horizon) keep
-# their own tasks.
+# and the Lipschitz sweep measure mode masses and Part T on any task. The local forms
+# (their ball certificate needs a planar task), the beta sweep (L4's beta* is the fork's
+# closed form) and the chunk sweep (T7 varies the fork's horizon) keep their own tasks.
 TASK_STAGES = ("gallery", "lipschitz")
 
 
@@ -72,6 +80,10 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         "99% (Bonferroni); a check reports the observation closest to violating its bound.",
         "T2-T5 use the certified upper Lipschitz constant (must hold); the empirical lower "
         "constant is reported in the notes and as hollow points in the mode-mass figure.",
+        "T2-local ... T5-local (the local-forms stage, planar two-mode task): the local forms "
+        "of Part T at L_B, the constant certified on the noise ball of Gaussian mass "
+        f"1 - {local_forms.OUTSIDE_MASS:g} (numerics.sampler_lipschitz_local), where the "
+        "global certificate of the same unconstrained policy is orders of magnitude larger.",
         f"beta* (L4, squared loss summed over the chunk, sigma^2 = 1/2) = {beta_star:.4g}; "
         "the L4 checks use thresholds H(w)/2 below beta*/4 and H(w)/10 above 4 beta*.",
         "Gallery policies without a Lipschitz constant (regression: deterministic; gmm: "
@@ -90,6 +102,7 @@ def run_suite(config: SuiteConfig) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - start, "checks": checks,
         "tables": {"policies": out["gallery"]["rows"],
                    "lipschitz_sweep": out["lipschitz"]["rows"],
+                   "local_forms": out["local"]["rows"],
                    "beta_sweep": out["beta"]["rows"], "chunk_sweep": out["chunk"]["rows"],
                    "policy_samples": out["gallery"]["samples"]},
         "beta_star": beta_star, "notes": notes,
@@ -104,12 +117,14 @@ def plot_suite(results: dict[str, Any], out_dir: Path) -> list[Path]:
     from validation.experiments import synthetic_figures as figs
 
     tables = results.get("tables", {})
-    transport_rows = [*tables.get("policies", []), *tables.get("lipschitz_sweep", [])]
+    transport_rows = [*tables.get("policies", []), *tables.get("lipschitz_sweep", []),
+                      *tables.get("local_forms", [])]
     beta_rows = tables.get("beta_sweep", [])
     beta_star = results.get("beta_star") or (beta_rows[0]["beta_star"] if beta_rows else 1.0)
     figures = [
         ("mode_mass_vs_ratio", lambda: figs.plot_mode_mass_vs_ratio(transport_rows)),
         ("bridge_vs_lipschitz", lambda: figs.plot_bridge_vs_lipschitz(transport_rows)),
+        ("bridge_vs_bound", lambda: figs.plot_bridge_vs_bound(transport_rows)),
         ("w1_vs_bound", lambda: figs.plot_w1_vs_bound(transport_rows)),
         ("beta_sweep", lambda: figs.plot_beta_sweep(beta_rows, float(beta_star))),
         ("chunk_sweep", lambda: figs.plot_chunk_sweep(tables.get("chunk_sweep", []))),

@@ -258,21 +258,33 @@ def sampler_certificate(policy: TransportPolicy, net: nn.Module, unrolled, state
     (e.g. a monkey-patched ``epsilon``) would otherwise certify a map it does not run, and
     raises ``TypeError`` instead. The value does not depend on ``obs`` (conditioning is a
     bias), so it is cached per method, options and weights (parameter versions).
+
+    ``method="local"``: `numerics.sampler_lipschitz_local`, the constant ``L_B`` on a ball of
+    the noise at the one observation ``obs`` (``options``: ``radius`` or ``outside_mass``,
+    ``tolerance``, caps), for the local forms of Part T; cached per observation too.
     """
     from numerics import (
         UPPER_METHODS,
         LipschitzEstimate,
         product_bound,
+        sampler_lipschitz_local,
         sampler_lipschitz_upper,
         sampler_map,
     )
 
-    if not isinstance(method, str) or method not in ("joint", "product", *UPPER_METHODS):
-        raise ValueError(f"method must be 'joint', 'product' or a network certifier of "
-                         f"{UPPER_METHODS}, got {method!r}")
+    if not isinstance(method, str) or method not in ("joint", "product", "local",
+                                                     *UPPER_METHODS):
+        raise ValueError(f"method must be 'joint', 'product', 'local' or a network certifier "
+                         f"of {UPPER_METHODS}, got {method!r}")
+    if method == "local" and obs is None:
+        raise ValueError("method='local' certifies one observation's map on a ball: pass "
+                         "obs=[1, obs_dim]")
     probe = (torch.zeros(1, policy.obs_dim, device=policy.device) if obs is None
              else policy._as_obs(obs)[:1])
-    key = (method, tuple(sorted(options.items())),
+    # a local certificate depends on the observation (the ball is in the noise, the
+    # conditioning moves the map's steep parts); the global ones do not
+    where = tuple(probe[0].tolist()) if method == "local" else None
+    key = (method, where, tuple(sorted(options.items())),
            tuple((id(p), p._version) for p in policy.parameters()),
            tuple((id(b), b._version) for b in policy.buffers()))
     cached = policy.__dict__.get("_lipschitz_cache")
@@ -300,6 +312,10 @@ def sampler_certificate(policy: TransportPolicy, net: nn.Module, unrolled, state
                                 details={alias: net_est.value, "network": dict(net_est.details),
                                          "product_step_bounds": factors,
                                          "n_steps": len(unrolled.steps)})
+    elif method == "local":
+        cond = lambda t: condition(t, probe)[0].detach().cpu().double()  # noqa: E731
+        est = sampler_lipschitz_local(net, unrolled, state_dim=state_dim, condition=cond,
+                                      **options)
     else:
         options = ({"max_iter": JOINT_MAX_ITER, "max_seconds": JOINT_MAX_SECONDS, **options}
                    if method == "joint" else options)
