@@ -183,6 +183,30 @@ def measure_run(r: TransportRun):
     return task, policy, obs, m, result
 
 
+def measured_run(r: TransportRun) -> dict:
+    """Train, certify, sample, measure: the JSON-ready result of one transport run
+    (`measure_run`); the ``run_one`` of the transport stages."""
+    return measure_run(r)[-1]
+
+
+def transport_sweep(config: Running, name: str, runs: Sequence[TransportRun],
+                    tag: str = "") -> dict:
+    """The transport stages' ``run``: every run through `measured_run` (cached under
+    ``name``) -> ``{"rows": [...], "checks": [BoundCheck dicts]}``, the measurements'
+    `summary` rows and `transport_checks_from` checks; ``tag`` follows the label."""
+    from validation.checks import TransportMeasurement, transport_checks_from
+
+    rows, checks = [], []
+    for res in config.sweep(name, runs, measured_run):
+        r = res["run"]
+        m = TransportMeasurement.from_dict(res["measurement"])
+        label = f"{r['label']}{tag} seed {r['seed']}"
+        rows.append({"variant": f"{r['label']}{tag}", "seed": r["seed"], **m.summary(),
+                     "final_loss": res["final_loss"], "train_seconds": res["train_seconds"]})
+        checks += labelled(transport_checks_from(m, plant=config.plant), label)
+    return {"rows": rows, "checks": checks}
+
+
 def labelled(checks: Sequence[Any], label: str) -> list[dict]:
     """``BoundCheck``s as dicts, the run's label (policy, knob, seed) in front of the quantity."""
     out = []
@@ -194,4 +218,5 @@ def labelled(checks: Sequence[Any], label: str) -> list[dict]:
 
 
 __all__ = ["FORK", "Running", "Training", "TransportRun", "labelled", "measure_run",
-           "searched_lower", "sized", "sweep", "train_policy"]
+           "measured_run", "searched_lower", "sized", "sweep", "train_policy",
+           "transport_sweep"]

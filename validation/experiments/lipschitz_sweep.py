@@ -15,8 +15,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from validation.checks import TransportMeasurement, transport_checks_from
-from validation.experiments import FORK, Running, Training, TransportRun, labelled, measure_run
+from validation.experiments import (
+    FORK,
+    Running,
+    Training,
+    TransportRun,
+    measured_run,
+    transport_sweep,
+)
 from validation.tasks import TaskSpec
 
 # (kind, hyper-parameters, weight decay): the sizes below pick from these.
@@ -85,19 +91,10 @@ def runs(config: LipschitzSweepConfig) -> list[TransportRun]:
     return out
 
 
-def run_one(r: TransportRun) -> dict:
-    """Train, certify, sample, measure: the JSON-ready result of one run (`measure_run`)."""
-    return measure_run(r)[-1]
+# Train, certify, sample, measure: the JSON-ready result of one run (`measure_run`).
+run_one = measured_run
 
 
 def run(config: LipschitzSweepConfig) -> dict:
     """All runs (cached) -> ``{"rows": [...], "checks": [BoundCheck dicts]}``."""
-    rows, checks = [], []
-    for res in config.sweep("lipschitz_sweep", runs(config), run_one):
-        r = res["run"]
-        m = TransportMeasurement.from_dict(res["measurement"])
-        label = f"{r['label']} seed {r['seed']}"
-        rows.append({"variant": r["label"], "seed": r["seed"], **m.summary(),
-                     "final_loss": res["final_loss"], "train_seconds": res["train_seconds"]})
-        checks += labelled(transport_checks_from(m, plant=config.plant), label)
-    return {"rows": rows, "checks": checks}
+    return transport_sweep(config, "lipschitz_sweep", runs(config))

@@ -21,8 +21,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from validation.checks import TransportMeasurement, transport_checks_from
-from validation.experiments import Running, Training, TransportRun, labelled, measure_run
+from validation.experiments import (
+    Running,
+    Training,
+    TransportRun,
+    measured_run,
+    transport_sweep,
+)
 from validation.experiments.lipschitz_sweep import VARIANTS
 from validation.tasks import TaskSpec
 
@@ -92,19 +97,10 @@ def runs(config: LocalFormsConfig) -> list[TransportRun]:
     return out
 
 
-def run_one(r: TransportRun) -> dict:
-    """Train, certify (globally and on the ball), sample, measure (`measure_run`)."""
-    return measure_run(r)[-1]
+# Train, certify (globally and on the ball), sample, measure (`measure_run`).
+run_one = measured_run
 
 
 def run(config: LocalFormsConfig) -> dict:
     """All runs (cached) -> ``{"rows": [...], "checks": [BoundCheck dicts]}``."""
-    rows, checks = [], []
-    for res in config.sweep("local_forms", runs(config), run_one):
-        r = res["run"]
-        m = TransportMeasurement.from_dict(res["measurement"])
-        label = f"{r['label']} planar seed {r['seed']}"
-        rows.append({"variant": f"{r['label']} (planar)", "seed": r["seed"], **m.summary(),
-                     "final_loss": res["final_loss"], "train_seconds": res["train_seconds"]})
-        checks += labelled(transport_checks_from(m, plant=config.plant), label)
-    return {"rows": rows, "checks": checks}
+    return transport_sweep(config, "local_forms", runs(config), tag=" (planar)")
