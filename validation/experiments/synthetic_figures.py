@@ -88,17 +88,18 @@ def plot_bridge_vs_bound(rows: Sequence[dict]):
         hollow = key == "bridge_bound_upper"
         for r in pts:
             c = COLOURS.get(r.get("policy", ""), "0.3")
-            x, y = max(as_number(r[key]), 1e-6), as_number(r["bridge_mass"])
+            # a vanishing bound (the global form at a loose certificate) sits at the floor
+            x, y = max(as_number(r[key]), 1e-9), max(as_number(r["bridge_mass"]), 1e-9)
             top = max(top, x, y)
             ax.plot(x, y, marker, color=c, mfc="none" if hollow else c)
         if pts:
             ax.plot([], [], marker, color="0.3", mfc="none" if hollow else "0.3", label=text)
-    ax.plot([1e-6, 2 * top], [1e-6, 2 * top], "k-", lw=0.8, label="observed = bound")
+    ax.plot([1e-9, 2 * top], [1e-9, 2 * top], "k-", lw=0.8, label="observed = bound")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("T4 lower bound on the bridge mass")
     ax.set_ylabel("observed bridge mass")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")
     return fig
 
 
