@@ -24,7 +24,7 @@ from validation import cli  # noqa: E402
 from validation.backends import LocalBackend, RayBackend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE_RUNS = 14   # gallery 5, lipschitz 4, local forms 1, beta 2, chunk 2: the quick suite at smoke size
+SMOKE_RUNS = 14   # gallery 5, lipschitz 4, local forms 1, beta 2, chunk 2 (quick, smoke)
 
 
 @pytest.fixture(scope="module")
