@@ -207,9 +207,8 @@ class TransportMeasurement(_Record):
                 local_lipschitz=float(np.max(LB)), local_lower=float(np.max(self.local_lower)),
                 outside_mass=p, local_radius=self.local_radius,
                 mass_bound_local=float(np.mean(theory.max_mode_mass_local(LB, effs, p, K))),
-                bridge_bound_local=float(np.mean([theory.min_bridge_mass_local(
-                    LB[o], effs[o], p, m1=m[o, 0]) for o in range(len(LB))])) if K == 2
-                else None)
+                bridge_bound_local=float(np.mean(theory.min_bridge_mass_local(
+                    LB, effs, p, m1=m[:, 0]))) if K == 2 else None)
         return row
 
 

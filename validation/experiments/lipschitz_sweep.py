@@ -77,8 +77,10 @@ SIZES: dict[str, LipschitzSweepConfig] = {
 }
 
 
-def runs(config: LipschitzSweepConfig) -> list[TransportRun]:
-    """The runs of a sweep, in order."""
+def runs(config: LipschitzSweepConfig, local: tuple[tuple[str, object], ...] = ()
+         ) -> list[TransportRun]:
+    """The runs of a sweep, in order; ``local``: the ball certificate's options of every
+    run (`TransportRun.local`; the local-forms stage builds its runs here too)."""
     out = []
     for name in config.variants:
         if name not in VARIANTS:
@@ -86,7 +88,8 @@ def runs(config: LipschitzSweepConfig) -> list[TransportRun]:
         kind, hyper, wd = VARIANTS[name]
         training = dataclasses.replace(config.training, weight_decay=wd)
         out += [TransportRun(name, kind, hyper, config.task, training, config.n_obs,
-                             config.n_samples, seed, config.device, tuple(config.lower_search))
+                             config.n_samples, seed, config.device, tuple(config.lower_search),
+                             local=tuple(local))
                 for seed in config.seeds]
     return out
 

@@ -18,13 +18,13 @@ Resumable: each run is cached by its config hash (`validation.cache`).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from validation.experiments import (
     Running,
     Training,
     TransportRun,
+    lipschitz_sweep,
     measured_run,
     transport_sweep,
 )
@@ -80,21 +80,13 @@ SIZES: dict[str, LocalFormsConfig] = {
 
 
 def runs(config: LocalFormsConfig) -> list[TransportRun]:
-    """The runs of the stage, in order."""
-    out = []
+    """The runs of the stage, in order (`lipschitz_sweep.runs` with the ball's options)."""
     for name in config.variants:
-        if name not in VARIANTS:
-            raise ValueError(f"variants must be keys of VARIANTS {sorted(VARIANTS)}, got {name!r}")
-        kind, hyper, wd = VARIANTS[name]
-        if kind not in ("flow", "diffusion"):
+        if VARIANTS.get(name, ("flow",))[0] not in ("flow", "diffusion"):
             raise ValueError(f"variants must be flow or diffusion policies (the ball "
-                             f"certificate runs their sampler), got {name!r} ({kind})")
-        training = dataclasses.replace(config.training, weight_decay=wd)
-        out += [TransportRun(name, kind, hyper, config.task, training, config.n_obs,
-                             config.n_samples, seed, config.device, tuple(config.lower_search),
-                             local=tuple(config.local))
-                for seed in config.seeds]
-    return out
+                             f"certificate runs their sampler), got {name!r} "
+                             f"({VARIANTS[name][0]})")
+    return lipschitz_sweep.runs(config, local=tuple(config.local))
 
 
 # Train, certify (globally and on the ball), sample, measure (`measure_run`).
