@@ -438,9 +438,10 @@ def _local_form(p: float) -> _Form:
 
 
 def _form_checks(m: TransportMeasurement, L: np.ndarray, form: _Form, confidence: float,
-                 plant: bool, geometry: str, lower_note: str) -> list:
+                 plant: bool, geometry: str, lower_note: Callable[[int], str]) -> list:
     """T2/T3, T3 weighted coverage, T4 (two modes) and T5 of ``m`` at the ``[B]``
-    constants ``L`` in ``form`` (see `transport_checks_from`)."""
+    constants ``L`` in ``form`` (see `transport_checks_from`); ``lower_note(o)`` adds what
+    is known below ``L`` to the T2/T3 note at the observation ``o`` it reports."""
     K, n = m.n_modes, m.n_samples
     counts = np.asarray(m.counts)
     B = counts.shape[0]
@@ -473,8 +474,8 @@ def _form_checks(m: TransportMeasurement, L: np.ndarray, form: _Form, confidence
             if form.least_mass_L is not None else
             f"the bound {mass_bound[o]:.4g} is not below {even:.4g}, the lower interval end "
             "of a perfectly balanced sample")
-    if lower_note:
-        note += "; " + lower_note
+    if lower_note(o):
+        note += "; " + lower_note(o)
     checks.append(bound_check(
         counts[o, :K].min() / n, (ci[o, :, 0].min(), ci[o, :, 1].min()), mass_bound[o], "<=",
         proposition=("T2" if K == 2 else "T3") + tag, detectable=even,
@@ -588,9 +589,11 @@ def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_C
         eff = m.effective_separation
         geometry = (f"Delta - 2 rho = {np.min(eff):.4g} (rho = {m.rho:.4g}); L = "
                     f"{np.max(L):.4g} ({m.upper_method})")
-        lower_note = "" if m.lipschitz_lower is None else (
-            f"at the empirical lower L = {m.lipschitz_lower:.4g} the bound would be "
-            f"{theory.max_mode_mass(m.lipschitz_lower, float(np.min(eff)), m.n_modes):.4g}")
+        def lower_note(o: int) -> str:
+            return "" if m.lipschitz_lower is None else (
+                f"at the empirical lower L = {m.lipschitz_lower:.4g} the bound would be "
+                f"{theory.max_mode_mass(m.lipschitz_lower, eff[o], m.n_modes):.4g}")
+
         checks += _form_checks(m, L, _global_form(), confidence, plant, geometry, lower_note)
         checks += _sandwich_checks(m, L, confidence, plant, geometry)
     if m.local_lipschitz is not None:
@@ -598,11 +601,11 @@ def transport_checks_from(m: TransportMeasurement, confidence: float = DEFAULT_C
         geometry = (f"Delta - 2 rho = {np.min(m.effective_separation):.4g} (rho = {m.rho:.4g})"
                     f"; L_B = {np.max(LB):.4g} on the ball |eps| <= {m.local_radius:.4g} of "
                     f"outside mass p = {m.outside_mass:.3g} ({m.local_method})")
-        lower_note = "L_B certified within " + ", ".join(
+        bracket = "L_B certified within " + ", ".join(
             f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(m.local_lower, LB, strict=True)) + (
             " (the lower end attained by an exact Jacobian in the ball)")
         checks += _form_checks(m, LB, _local_form(float(m.outside_mass)), confidence, plant,
-                               geometry, lower_note)
+                               geometry, lambda o: bracket)
     return checks
 
 
