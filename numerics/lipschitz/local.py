@@ -212,12 +212,18 @@ def _combine(blocks: list[_Block], coeffs, r: torch.Tensor) -> _Block:
     return _Block(pc, lo, hi, jp, jm, jr)
 
 
+def _matmul(w: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """``w @ j`` for a batch ``j`` of shape ``(B, w_in, d)``: einsum folds the batch into one
+    matrix product, where ``@`` broadcasts ``w`` over the batch (5x slower at d = 2)."""
+    return torch.einsum("oi,bid->bod", w, j)
+
+
 def _affine(y: _Block, w: torch.Tensor, b: torch.Tensor, r: torch.Tensor) -> _Block:
     wa = w.abs()
     pc = y.pc @ w.T + b
-    jp = w @ y.jp
-    jm = w @ y.jm
-    jr = _widen(wa @ y.jr + _WIDEN * (wa @ y.jm.abs()))
+    d = y.jp.shape[-1]
+    jp, jm = _matmul(w, torch.cat([y.jp, y.jm], -1)).split(d, -1)
+    jr = _widen(_matmul(wa, y.jr + _WIDEN * y.jm.abs()))
     mid = (y.lo + y.hi) / 2 @ w.T + b
     rad = _widen((y.hi - y.lo) / 2 @ wa.T + _WIDEN * ((y.lo + y.hi).abs() / 2 @ wa.T + b.abs()))
     lo, hi = _mean_value_box(pc, jm, jr, r, mid - rad, mid + rad)
@@ -306,7 +312,7 @@ class _Evaluator:
         y = _affine(y, self.w_state, bias, delta)
         # the first pre-activation also through the chain's mean-value form in the noise
         w = self.w_state
-        chain_m, chain_r = w @ z.jm, w.abs() @ z.jr
+        chain_m, chain_r = _matmul(w, z.jm), _matmul(w.abs(), z.jr)
         y.lo, y.hi = _mean_value_box(y.pc, chain_m, chain_r, r, y.lo, y.hi)
         for kind, layer in self.layers[1:]:
             y = _affine(y, *layer, delta) if kind == "affine" else _activation(y, layer)
