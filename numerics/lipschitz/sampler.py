@@ -727,6 +727,35 @@ def _chain_multipliers(mults: Any, unrolled: UnrolledSampler, nets: dict) -> lis
     return out
 
 
+def _certified_step(step: SamplerStep, j: int, p: torch.Tensor, mults, nets: dict, d_in: int,
+                    rho: float | None, margin: float) -> tuple[torch.Tensor, list, float, float]:
+    """One step of `certify_chain`: ``(P~_j, the multipliers used, lambda_max(P~_j), the
+    relative margin used)`` from ``P~_{j+1} = p``, or `NotCertified`. Deterministic, so the
+    greedy start (which optimises each step against the ``P~`` it returns) and the chain's
+    own check see the same matrices."""
+    # Optimised multipliers sit on the boundary of feasibility; scaling one step's
+    # multipliers up by 1 + eps only makes its pivots more definite (every scaling is valid).
+    for grow in (0.0, 1e-6, 1e-4, 1e-2):
+        step_mults = [[(1 + grow) * t for t in stage] for stage in mults]
+        value = _step_matrix(step, p, step_mults, nets, d_in, rho)
+        if value is not None:
+            break
+    else:
+        raise NotCertified(f"step {j}: a pivot of the hidden block is not positive "
+                           "definite for these multipliers")
+    value = (value + value.T) / 2
+    top = float(torch.linalg.eigvalsh(value)[-1])
+    for attempt in range(5):
+        rel = margin * 10.0**attempt
+        delta = rel * max(abs(top), float(torch.linalg.matrix_norm(value, 2)), 1e-300)
+        p_here = value + delta * torch.eye(value.shape[0], dtype=torch.float64)
+        lmi, lmi_abs, inner = _step_lmi(step, p, p_here, step_mults, nets, d_in, rho)
+        if _is_positive_definite(lmi, lmi_abs, inner):
+            return p_here, step_mults, top + delta, rel
+    raise NotCertified(f"step {j}: the step inequality could not be verified in "
+                       f"float64 (relative margin up to {rel:.0e})")
+
+
 def certify_chain(unrolled: UnrolledSampler, nets: dict, d_in: int, mults,
                   rho: float | None = None, margin: float = 1e-9) -> tuple[float, dict]:
     """Certified ``L`` from multipliers of every step, or `NotCertified`.
@@ -775,34 +804,10 @@ def certify_chain(unrolled: UnrolledSampler, nets: dict, d_in: int, mults,
     lam = [1.0]
     used = margin
     for j in range(len(unrolled.steps) - 1, -1, -1):
-        step = unrolled.steps[j]
-        # Optimised multipliers sit on the boundary of feasibility, and P~_{j+1} is a
-        # little above the P_{j+1} they were optimised for; scaling one step's multipliers
-        # up by 1 + eps only makes its pivots more definite (and every scaling is valid).
-        for grow in (0.0, 1e-6, 1e-4, 1e-2):
-            step_mults = [[(1 + grow) * t for t in stage] for stage in mults[j]]
-            value = _step_matrix(step, p, step_mults, nets, d_in, rho)
-            if value is not None:
-                break
-        else:
-            raise NotCertified(f"step {j}: a pivot of the hidden block is not positive "
-                               "definite for these multipliers")
-        mults[j] = step_mults
-        value = (value + value.T) / 2
-        top = float(torch.linalg.eigvalsh(value)[-1])
-        for attempt in range(5):
-            rel = margin * 10.0**attempt
-            delta = rel * max(abs(top), float(torch.linalg.matrix_norm(value, 2)), 1e-300)
-            p_here = value + delta * torch.eye(value.shape[0], dtype=f64)
-            lmi, lmi_abs, inner = _step_lmi(step, p, p_here, mults[j], nets, d_in, rho)
-            if _is_positive_definite(lmi, lmi_abs, inner):
-                used = max(used, rel)
-                break
-        else:
-            raise NotCertified(f"step {j}: the step inequality could not be verified in "
-                               f"float64 (relative margin up to {rel:.0e})")
-        p = p_here
-        lam.append(top + delta)
+        p, mults[j], top_delta, rel = _certified_step(unrolled.steps[j], j, p, mults[j],
+                                                      nets, d_in, rho, margin)
+        used = max(used, rel)
+        lam.append(top_delta)
     eig = torch.linalg.eigvalsh(p)
     eye = torch.eye(p.shape[0], dtype=f64)
     bound = float(eig[-1]) * (1 + 1e-12) + 1e-300
@@ -897,7 +902,8 @@ _NARROW_GRID = tuple(range(-4, 5))
 _GOLDEN_STEPS = 12
 
 
-def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0) -> list:
+def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0,
+                  margin: float = 1e-9) -> list:
     """Backwards, per step: stage multipliers ``c_s T_net`` with the scalars ``c_s``
     minimising ``lambda_max(P_j)`` given ``P_{j+1}`` (a grid in ``log c`` then golden
     section; two sweeps over the stages of multi-stage steps), then (``refine_iter > 0``)
@@ -948,7 +954,18 @@ def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0) -> l
         out[j] = _scaled(step, base, scales)
         if refine_iter and (deadline is None or time.perf_counter() < deadline):
             out[j] = _refine_step(step, p, out[j], nets, d_in, rho, refine_iter, deadline)
-        p = _step_matrix(step, p, out[j], nets, d_in, rho)
+        # Continue from the P~_j the check will use, not from R_j itself: a refined step's
+        # multipliers sit near the boundary of feasibility, where R_j amplifies small
+        # changes of P_{j+1}; the check's margins (relative 1e-6 on a trained 2x256
+        # velocity) then grew into a 19% larger P~_1 after nine steps, for which step 0's
+        # pivot was indefinite and the joint certificate was lost.
+        try:
+            p, out[j], _, _ = _certified_step(step, j, p, out[j], nets, d_in, rho, margin)
+        except NotCertified:
+            if not refine_iter:
+                raise
+            out[j] = _scaled(step, base, scales)  # the unrefined scalings, then check again
+            p, out[j], _, _ = _certified_step(step, j, p, out[j], nets, d_in, rho, margin)
     return out
 
 
@@ -1214,7 +1231,8 @@ def sampler_lipschitz_upper(
         noisy = unrolled.n_noise_blocks > 0
         rho0 = product**2 * (1 + 1e-6) if noisy else None
         try:
-            start = _greedy_start(unrolled, nets, state_dim, base, rho0, deadline, refine_iter)
+            start = _greedy_start(unrolled, nets, state_dim, base, rho0, deadline, refine_iter,
+                                  margin)
             start_value, cert = certify_chain(unrolled, nets, state_dim, start, rho0, margin)
         except NotCertified as exc:  # the product stays certified; say why the joint is absent
             details.update(joint=None, joint_failure=str(exc))
