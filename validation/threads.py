@@ -26,7 +26,9 @@ def limit_threads(n: int | None = None) -> int:
     """Set torch's intra-op pool and every loaded BLAS/OpenMP pool to ``n`` threads.
 
     Args:
-        n: threads, ``>= 1``; default `available_cpus`.
+        n: threads, ``>= 1``; default: the environment variable ``MODEBOUND_THREADS`` when
+            set (the test suite sets 1: its two xdist workers share two cores), else
+            `available_cpus`.
 
     Returns:
         the count set. Environment variables (``OMP_NUM_THREADS`` ...) are set too, for
@@ -35,6 +37,11 @@ def limit_threads(n: int | None = None) -> int:
     import torch
     from threadpoolctl import threadpool_limits
 
+    if n is None and os.environ.get("MODEBOUND_THREADS"):
+        text = os.environ["MODEBOUND_THREADS"]
+        n = int(text) if text.strip().isdigit() else 0
+        if n < 1:
+            raise ValueError(f"MODEBOUND_THREADS must be an integer >= 1, got {text!r}")
     n = available_cpus() if n is None else _args.integer_at_least(n, "threads", 1)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(n)
