@@ -808,8 +808,16 @@ def certify_chain(unrolled: UnrolledSampler, nets: dict, d_in: int, mults,
                                                       nets, d_in, rho, margin)
         used = max(used, rel)
         lam.append(top_delta)
+    return _chain_value(p, lam, used, rho)
+
+
+def _chain_value(p: torch.Tensor, lam: list[float], used: float, rho: float | None
+                 ) -> tuple[float, dict]:
+    """`certify_chain`'s result from the checked ``P~_0 = p``: ``sqrt(max(lambda_max(P~_0),
+    rho))`` with ``lambda_max`` bounded by a checked Cholesky of ``bound I - P~_0``;
+    ``lam`` the ``lambda_max(P~_j)`` from ``j = N`` down, ``used`` the largest margin."""
     eig = torch.linalg.eigvalsh(p)
-    eye = torch.eye(p.shape[0], dtype=f64)
+    eye = torch.eye(p.shape[0], dtype=torch.float64)
     bound = float(eig[-1]) * (1 + 1e-12) + 1e-300
     for _ in range(60):
         gap = bound * eye - p
@@ -903,16 +911,19 @@ _GOLDEN_STEPS = 12
 
 
 def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0,
-                  margin: float = 1e-9) -> list:
+                  margin: float = 1e-9) -> tuple[list, float, dict]:
     """Backwards, per step: stage multipliers ``c_s T_net`` with the scalars ``c_s``
     minimising ``lambda_max(P_j)`` given ``P_{j+1}`` (a grid in ``log c`` then golden
     section; two sweeps over the stages of multi-stage steps), then (``refine_iter > 0``)
     every multiplier of the step by L-BFGS on the same objective. The scalar search
     contains the per-step Young-inequality point of the product bound, so the start is
-    at or below the product (up to the grid)."""
+    at or below the product (up to the grid). Each step is checked as it is chosen
+    (`_certified_step`, the check of `certify_chain`), so the start comes back certified:
+    ``(multipliers, value, details)`` as `certify_chain` would return for them."""
     d_out = nets["net"].weights[-1].shape[0]
     p = torch.eye(d_out, dtype=torch.float64)
     out = [None] * len(unrolled.steps)
+    lam, used = [1.0], margin
     previous: list[float] | None = None   # log(c_s / scale0) of the step after this one
     log2 = math.log(2.0)
     for j in range(len(unrolled.steps) - 1, -1, -1):
@@ -952,7 +963,8 @@ def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0,
                 break
         previous = [math.log(c / scale0) for c in scales]
         out[j] = _scaled(step, base, scales)
-        if refine_iter and (deadline is None or time.perf_counter() < deadline):
+        refined = bool(refine_iter) and (deadline is None or time.perf_counter() < deadline)
+        if refined:
             out[j] = _refine_step(step, p, out[j], nets, d_in, rho, refine_iter, deadline)
         # Continue from the P~_j the check will use, not from R_j itself: a refined step's
         # multipliers sit near the boundary of feasibility, where R_j amplifies small
@@ -960,13 +972,18 @@ def _greedy_start(unrolled, nets, d_in, base, rho, deadline, refine_iter=0,
         # velocity) then grew into a 19% larger P~_1 after nine steps, for which step 0's
         # pivot was indefinite and the joint certificate was lost.
         try:
-            p, out[j], _, _ = _certified_step(step, j, p, out[j], nets, d_in, rho, margin)
+            p_next, out[j], top, rel = _certified_step(step, j, p, out[j], nets, d_in, rho,
+                                                       margin)
         except NotCertified:
-            if not refine_iter:
+            if not refined:
                 raise
             out[j] = _scaled(step, base, scales)  # the unrefined scalings, then check again
-            p, out[j], _, _ = _certified_step(step, j, p, out[j], nets, d_in, rho, margin)
-    return out
+            p_next, out[j], top, rel = _certified_step(step, j, p, out[j], nets, d_in, rho,
+                                                       margin)
+        p = p_next
+        lam.append(top)
+        used = max(used, rel)
+    return (out, *_chain_value(p, lam, used, rho))
 
 
 def _refine_step(step, p, mults, nets, d_in, rho, max_iter, deadline):
@@ -1231,9 +1248,9 @@ def sampler_lipschitz_upper(
         noisy = unrolled.n_noise_blocks > 0
         rho0 = product**2 * (1 + 1e-6) if noisy else None
         try:
-            start = _greedy_start(unrolled, nets, state_dim, base, rho0, deadline, refine_iter,
-                                  margin)
-            start_value, cert = certify_chain(unrolled, nets, state_dim, start, rho0, margin)
+            # certified as it is built (the same per-step check as certify_chain's)
+            start, start_value, cert = _greedy_start(unrolled, nets, state_dim, base, rho0,
+                                                     deadline, refine_iter, margin)
         except NotCertified as exc:  # the product stays certified; say why the joint is absent
             details.update(joint=None, joint_failure=str(exc))
             return LipschitzEstimate(product, "upper", "sampler-product",
