@@ -26,6 +26,7 @@ consecutive steps, which on the real map are tied together by the trajectory).
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -122,8 +123,9 @@ def chain_rule_error(net, unrolled, slopes, cond, d: int, seed: int = 0) -> floa
             h.remove()
     jacobian, _ = _linearised(unrolled, slopes, d)
     thetas = []
-    for u, act, (alpha, beta) in zip(inputs, acts * len(inputs), slopes.slopes * len(inputs),
-                                     strict=False):
+    # the hooks fire layer by layer, stage after stage: the activations repeat in order
+    for u, (act, (alpha, beta)) in zip(inputs, itertools.cycle(zip(acts, slopes.slopes,
+                                                                     strict=True))):
         with torch.enable_grad():
             v = u[0].to(torch.float64).requires_grad_(True)
             (s,) = torch.autograd.grad(act.double()(v).sum(), v)
