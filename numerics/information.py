@@ -509,7 +509,7 @@ def prior_coverage(mu: Any, logvar: Any, level: float = 0.95, *,
     """
     m, lv = _encoder(mu, logvar)
     n, d = m.shape
-    level = _args.open_probability(level, "level")
+    level = _inputs.real_scalar(level, "level", _args.open_probability)
     confidence = _inputs.real_scalar(confidence, "confidence", _args.open_probability)
     n_prior = _args.integer_at_least(n_prior, "n_prior", 1)
     seed = _inputs.seed(seed)
